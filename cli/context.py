@@ -1,0 +1,125 @@
+"""What every subcommand shares: the database, the runtime, output and errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import wraps
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.bootstrap import build_engine, build_runtime
+from api.settings import Settings
+from engine.db import read_session, write_session
+from engine.errors import DubanError
+from engine.runtime import Runtime
+
+err = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class Context:
+    """The global options, and what is built from them on first use."""
+
+    db_url: str | None
+    now: datetime | None
+    _settings: Settings | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+    _runtime: Runtime | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings()
+            if self.db_url:
+                self._settings.database_url = self.db_url
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = build_engine(self.settings)
+        return self._engine
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = build_runtime(self.settings, self.now)
+        return self._runtime
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with write_session(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with read_session(self.engine) as session:
+            yield session
+
+
+def ctx_of(typer_ctx: typer.Context) -> Context:
+    obj = typer_ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def refusals(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn duban's refusals into a message on stderr and exit status 1."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except DubanError as exc:
+            err.print(f"[bold red]refused:[/] {exc.message}" if "\n" not in exc.message else "[bold red]refused:[/]",
+                      highlight=False)
+            if "\n" in exc.message:
+                err.print(exc.message, highlight=False, markup=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def parse_instant(text: str, option: str) -> datetime:
+    """An ISO-8601 instant with its offset (a date alone means local midnight is ambiguous: refused)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: {text!r} is not an ISO-8601 time such as 2026-03-11T09:00+08:00", code=2)
+    if value.tzinfo is None:
+        fail(f"{option}: {text!r} needs an offset, e.g. 2026-03-11T09:00+08:00", code=2)
+    return value
+
+
+def emit_json(document: Any) -> None:
+    """Print one JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback (done, total) drawing a bar on a terminal; None when piped or --json."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)

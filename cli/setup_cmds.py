@@ -1,0 +1,186 @@
+"""Setting a deployment up: schema, org tree, people, accounts, definitions, contacts, calendar."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.context import ctx_of, emit_json, fail, progress_bar, refusals
+from engine import catalog, schema
+from engine.accounts import add_account
+from engine.actors import OPERATOR
+from engine.contacts import set_contacts
+from engine.language.loader import load_paths
+from engine.people import import_people
+from engine.units import import_units
+
+out = Console()
+units_app = typer.Typer(help="The org tree.", no_args_is_help=True)
+people_app = typer.Typer(help="Cadres and members.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Accounts that sign in.", no_args_is_help=True)
+definitions_app = typer.Typer(help="Plan items, as YAML definitions.", no_args_is_help=True)
+contacts_app = typer.Typer(help="Where a unit's notices go.", no_args_is_help=True)
+calendar_app = typer.Typer(help="The statutory working-day calendar.", no_args_is_help=True)
+
+JSON = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.add_typer(units_app, name="units")
+    app.add_typer(people_app, name="people")
+    app.add_typer(accounts_app, name="accounts")
+    app.add_typer(definitions_app, name="definitions")
+    app.add_typer(contacts_app, name="contacts")
+    app.add_typer(calendar_app, name="calendar")
+
+
+@refusals
+def init(ctx: typer.Context, json: bool = JSON) -> None:
+    """Create the schema, or upgrade an older database to the newest."""
+    c = ctx_of(ctx)
+    before, after = schema.upgrade(c.engine)
+    if json:
+        emit_json({"from": before, "to": after})
+    elif before == after:
+        out.print(f"schema is current ({after})")
+    else:
+        out.print(f"schema upgraded from {before or 'empty'} to {after}")
+
+
+@units_app.command("import")
+@refusals
+def units_import(ctx: typer.Context, file: Path, json: bool = JSON) -> None:
+    """Import units from CSV or XLSX: code,name,parent_code,level,tags,attrs[,contacts] (upsert by code)."""
+    c = ctx_of(ctx)
+    with c.write() as session, progress_bar("importing units", not json) as progress:
+        result = import_units(session, c.runtime.now(), OPERATOR, file, progress)
+    if json:
+        emit_json(result.to_json())
+    else:
+        out.print(
+            f"units: {result.created} created, {result.updated} updated, {result.moved} moved, "
+            f"{result.unchanged} unchanged"
+        )
+
+
+@people_app.command("import")
+@refusals
+def people_import(ctx: typer.Context, file: Path, json: bool = JSON) -> None:
+    """Import people from CSV or XLSX: id,name,unit_code,kind,appointed_on,birthday (upsert by id)."""
+    c = ctx_of(ctx)
+    with c.write() as session:
+        result = import_people(session, c.runtime.now(), OPERATOR, file)
+    if json:
+        emit_json(result)
+    else:
+        out.print(f"people: {result['created']} created, {result['updated']} updated")
+
+
+@accounts_app.command("add")
+@refusals
+def accounts_add(
+    ctx: typer.Context,
+    name: str,
+    unit: str = typer.Option(..., "--unit", help="The unit's code."),
+    role: str = typer.Option(..., "--role", help="admin, staff or viewer."),
+    email: str = typer.Option(None, "--email", help="Also send this account's notices by email."),
+    json: bool = JSON,
+) -> None:
+    """Add an account; the password is read from stdin."""
+    c = ctx_of(ctx)
+    password = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else typer.prompt(
+        "password", hide_input=True, confirmation_prompt=True
+    )
+    with c.write() as session:
+        account = add_account(session, c.runtime.now(), OPERATOR, name, unit, role, password, email)
+    if json:
+        emit_json({"name": account.name, "unit": unit, "role": account.role})
+    else:
+        out.print(f"account {account.name} added ({account.role} of {unit})")
+
+
+@definitions_app.command("check")
+@refusals
+def definitions_check(ctx: typer.Context, paths: list[Path], json: bool = JSON) -> None:
+    """Validate definition files or folders; change nothing."""
+    loaded = load_paths(paths)
+    if json:
+        emit_json([{"id": d.definition.id, "file": d.path, "digest": d.digest} for d in loaded])
+    else:
+        out.print(f"{len(loaded)} definitions are valid")
+
+
+@definitions_app.command("load")
+@refusals
+def definitions_load(ctx: typer.Context, paths: list[Path], json: bool = JSON) -> None:
+    """Validate every file given, then store them all (changed files as new versions) or nothing."""
+    c = ctx_of(ctx)
+    loaded = load_paths(paths)
+    with c.write() as session:
+        stored = catalog.store_definitions(session, c.runtime.now(), OPERATOR, loaded)
+    if json:
+        emit_json([s.to_json() for s in stored])
+        return
+    counts = {k: sum(1 for s in stored if s.status == k) for k in ("new", "updated", "unchanged")}
+    out.print(f"definitions: {counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged")
+
+
+@definitions_app.command("list")
+@refusals
+def definitions_list(ctx: typer.Context, json: bool = JSON) -> None:
+    """The stored definitions, newest version of each."""
+    c = ctx_of(ctx)
+    with c.read() as session:
+        rows = catalog.list_definitions(session)
+    if json:
+        emit_json([{"id": r.def_id, "version": r.version, "title": r.title} for r in rows])
+        return
+    table = Table("id", "version", "title")
+    for r in rows:
+        table.add_row(r.def_id, str(r.version), r.title)
+    out.print(table)
+
+
+@contacts_app.command("set")
+@refusals
+def contacts_set(
+    ctx: typer.Context,
+    code: str,
+    email: list[str] = typer.Option([], "--email", help="An email address (repeatable)."),
+    webhook: list[str] = typer.Option([], "--webhook", help="KIND=URL[#SECRET], KIND generic|wecom|dingtalk."),
+    json: bool = JSON,
+) -> None:
+    """Set where a unit's notices go (replaces what was there)."""
+    c = ctx_of(ctx)
+    with c.write() as session:
+        shown = set_contacts(session, c.runtime.now(), OPERATOR, code, email, webhook)
+    if json:
+        emit_json(shown)
+    else:
+        out.print(f"{code}: {len(shown['email'])} email, {len(shown['webhooks'])} webhooks")
+
+
+@calendar_app.command("status")
+@refusals
+def calendar_status(ctx: typer.Context, json: bool = JSON) -> None:
+    """The years the calendar knows, and a warning before a year ends without the next."""
+    c = ctx_of(ctx)
+    rt = c.runtime
+    status = rt.calendar.status(rt.local(rt.now()).date())
+    if json:
+        emit_json(status.to_json())
+        return
+    doc = status.to_json()
+    out.print("known years: " + ", ".join(str(y) for y in doc["known_years"]))
+    for warning in doc.get("warnings", []):
+        out.print(f"[yellow]warning:[/] {warning}")
+    if not doc.get("warnings"):
+        out.print("ok")
+
+
+__all__ = ["register", "fail"]

@@ -1,0 +1,1 @@
+"""duban's domain: the definition language, the calendar, the org tree, tasks and their follow-up."""

@@ -1,0 +1,1 @@
+"""The definition language: models, durations and the YAML loader."""

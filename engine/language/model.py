@@ -1,0 +1,356 @@
+"""The definition language: one plan item, as the Pydantic models a YAML file must fit.
+
+Every field here is part of the product's contract and is documented in
+docs/definitions.md. The models validate shape and local rules; rules that span
+fields (an `on:` deadline needs a recurring trigger, ...) live in `Definition`'s
+model validator so that a file is judged as a whole.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from engine.language.durations import Duration, parse_duration
+
+
+class Level(StrEnum):
+    """The levels of the union hierarchy, from the top."""
+
+    national = "national"
+    provincial = "provincial"
+    municipal = "municipal"
+    county = "county"
+    township = "township"
+    grassroots = "grassroots"
+    sub = "sub"
+
+
+LEVEL_ORDER = [lv.value for lv in Level]
+
+
+class Every(StrEnum):
+    """The local calendar periods a recurring item repeats on."""
+
+    year = "year"
+    half_year = "half_year"
+    quarter = "quarter"
+    month = "month"
+    week = "week"
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a misspelt field must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+DurationStr = Annotated[str, Field(description="ISO-8601 duration, e.g. P1Y, P30D, PT24H")]
+
+
+def _check_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+# --- who receives an escalation or approves --------------------------------------
+
+RELATIVE_TARGETS = ("parent", "grandparent", "issuer")
+
+
+def _check_target(value: str) -> str:
+    if value not in RELATIVE_TARGETS and value not in LEVEL_ORDER:
+        raise ValueError(
+            f"{value!r} is not one of parent, grandparent, issuer or a level "
+            f"({', '.join(LEVEL_ORDER)})"
+        )
+    return value
+
+
+# --- applies_to ------------------------------------------------------------------
+
+
+class AppliesTo(Strict):
+    """Which units inside an assignment's scope get tasks."""
+
+    levels: list[Level] = Field(default_factory=list, description="any of these levels; empty means every level")
+    tags: list[str] = Field(default_factory=list, description="all of these tags")
+    where: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="attrs equal to these values"
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_plain(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not re.fullmatch(r"[a-z0-9_]+", tag):
+                raise ValueError(f"tag {tag!r} must be lower-case letters, digits or _")
+        return tags
+
+
+# --- triggers --------------------------------------------------------------------
+
+
+class AssignedTrigger(Strict):
+    """One task per matching unit, once, when the item is assigned."""
+
+    kind: Literal["assigned"] = "assigned"
+
+
+class EveryTrigger(Strict):
+    """One task per unit per local calendar period; `times` occurrences count up."""
+
+    every: Every
+    times: int = Field(default=1, ge=1, le=366)
+
+
+class EventTrigger(Strict):
+    """One task per posted event of this name whose unit is in scope."""
+
+    event: str
+
+    @field_validator("event")
+    @classmethod
+    def _event_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+", name):
+            raise ValueError(f"event name {name!r} must look like noun.verb, e.g. cadre.appointed")
+        return name
+
+
+Trigger = AssignedTrigger | EveryTrigger | EventTrigger
+
+
+def _parse_trigger(value: Any) -> Any:
+    if value == "assigned":
+        return AssignedTrigger()
+    return value
+
+
+# --- deadlines -------------------------------------------------------------------
+
+
+class DueAfter(Strict):
+    """A duration from the trigger (from the period's start for recurring items)."""
+
+    after: str
+
+    _check = field_validator("after")(_check_duration)
+
+
+class DueWorkdays(Strict):
+    """The N-th working day after the trigger, on the statutory calendar."""
+
+    workdays: int = Field(ge=1, le=3660)
+
+
+class DueOn(Strict):
+    """A month and day inside a yearly period."""
+
+    on: str
+
+    @field_validator("on")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{2})-(\d{2})", value)
+        if not match:
+            raise ValueError(f"{value!r} must be MM-DD, e.g. \"06-30\"")
+        month, day = int(match[1]), int(match[2])
+        days = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        if not (1 <= month <= 12 and 1 <= day <= days[month - 1]):
+            raise ValueError(f"{value!r} is not a day of the year")
+        if (month, day) == (2, 29):
+            raise ValueError("02-29 does not exist every year; use 02-28 or end_of_period")
+        return value
+
+
+class DueEndOfPeriod(Strict):
+    """The last day of the recurring period."""
+
+    kind: Literal["end_of_period"] = "end_of_period"
+
+
+Due = DueAfter | DueWorkdays | DueOn | DueEndOfPeriod
+
+
+def _parse_due(value: Any) -> Any:
+    if value == "end_of_period":
+        return DueEndOfPeriod()
+    return value
+
+
+# --- completion ------------------------------------------------------------------
+
+FieldType = Literal["string", "text", "integer", "number", "date", "boolean", "choice"]
+
+
+class FormField(Strict):
+    """One field of the evidence form."""
+
+    type: FieldType
+    required: bool = False
+    label: str | None = None
+    label_en: str | None = None
+    min: float | None = Field(default=None, description="integer/number: least value; string/text: least length")
+    max: float | None = Field(default=None, description="integer/number: greatest value; string/text: greatest length")
+    options: list[str] | None = Field(default=None, description="choice: the allowed values")
+    in_period: bool = Field(default=False, description="date: must fall inside the task's period")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FormField:
+        if self.type == "choice" and not self.options:
+            raise ValueError("a choice field needs options")
+        if self.type != "choice" and self.options is not None:
+            raise ValueError("options are only for choice fields")
+        if self.in_period and self.type != "date":
+            raise ValueError("in_period is only for date fields")
+        if (self.min is not None or self.max is not None) and self.type in ("date", "boolean", "choice"):
+            raise ValueError(f"min/max do not apply to {self.type} fields")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        return self
+
+
+class Attachments(Strict):
+    """Files the evidence must carry."""
+
+    min: int = Field(default=1, ge=0, le=50)
+    max: int = Field(default=20, ge=1, le=100)
+    labels: list[str] = Field(default_factory=list, description="each label names one required file")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Attachments:
+        if self.min > self.max:
+            raise ValueError("min is greater than max")
+        if len(self.labels) > self.max:
+            raise ValueError("more labels than max files")
+        return self
+
+
+class Target(Strict):
+    """A numeric target set per unit at assignment; progress is reported in increments."""
+
+    measure: str
+    unit_label: str | None = Field(default=None, description="what one counts, e.g. 家 or 人")
+    default: float | None = Field(default=None, gt=0, description="target when the assignment gives none for a unit")
+
+    @field_validator("measure")
+    @classmethod
+    def _measure(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+            raise ValueError(f"measure {value!r} must be lower-case letters, digits or _")
+        return value
+
+
+class Completion(Strict):
+    """What finishing a task takes; empty means a plain "done"."""
+
+    form: dict[str, FormField] = Field(default_factory=dict)
+    attachments: Attachments | None = None
+    target: Target | None = None
+
+    @field_validator("form")
+    @classmethod
+    def _names(cls, form: dict[str, FormField]) -> dict[str, FormField]:
+        for name in form:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"form field name {name!r} must be lower-case letters, digits or _")
+        return form
+
+
+# --- escalation ------------------------------------------------------------------
+
+
+class EscalationStep(Strict):
+    """After this long past the due time, raise the task to this unit."""
+
+    after: str
+    to: str
+
+    _check_after = field_validator("after")(_check_duration)
+    _check_to = field_validator("to")(_check_target)
+
+
+# --- the whole item ----------------------------------------------------------------
+
+
+class Definition(Strict):
+    """One plan item."""
+
+    id: str
+    title: str = Field(min_length=1)
+    title_en: str = Field(min_length=1)
+    source: str = Field(min_length=1, description="the clause of the plan this item comes from")
+    description: str | None = None
+    applies_to: AppliesTo = Field(default_factory=AppliesTo)
+    trigger: Annotated[Trigger, Field(union_mode="left_to_right")]
+    due: Annotated[Due, Field(union_mode="left_to_right")] | None = None
+    reminders: list[str] = Field(default_factory=list)
+    completion: Completion = Field(default_factory=Completion)
+    approval: list[str] = Field(default_factory=list)
+    escalation: list[EscalationStep] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,62}[a-z0-9]", value):
+            raise ValueError(f"{value!r} must be 3-64 lower-case letters, digits and dashes")
+        return value
+
+    @field_validator("trigger", mode="before")
+    @classmethod
+    def _trigger(cls, value: Any) -> Any:
+        return _parse_trigger(value)
+
+    @field_validator("due", mode="before")
+    @classmethod
+    def _due(cls, value: Any) -> Any:
+        return _parse_due(value)
+
+    @field_validator("reminders")
+    @classmethod
+    def _reminders(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parse_duration(value)
+        if len(set(values)) != len(values):
+            raise ValueError("the same reminder is listed twice")
+        return values
+
+    @field_validator("approval")
+    @classmethod
+    def _approval(cls, values: list[str]) -> list[str]:
+        for value in values:
+            _check_target(value)
+        return values
+
+    @model_validator(mode="after")
+    def _whole(self) -> Definition:
+        recurring = isinstance(self.trigger, EveryTrigger)
+        if isinstance(self.due, DueEndOfPeriod) and not recurring:
+            raise ValueError("due: end_of_period needs a recurring trigger (every: ...)")
+        if isinstance(self.due, DueOn):
+            if not recurring or self.trigger.every != Every.year:  # type: ignore[union-attr]
+                raise ValueError("due: on MM-DD needs trigger every: year")
+        if self.completion.target is not None and recurring and self.trigger.times > 1:  # type: ignore[union-attr]
+            raise ValueError("a numeric target and times: N cannot both count progress")
+        for name, spec in self.completion.form.items():
+            if spec.in_period and not recurring:
+                raise ValueError(f"form field {name}: in_period needs a recurring trigger")
+        return self
+
+    @property
+    def recurring(self) -> bool:
+        return isinstance(self.trigger, EveryTrigger)
+
+    @property
+    def times(self) -> int:
+        return self.trigger.times if isinstance(self.trigger, EveryTrigger) else 1
+
+    def durations(self) -> tuple[list[Duration], list[Duration]]:
+        """The parsed reminder and escalation offsets."""
+        return (
+            [parse_duration(r) for r in self.reminders],
+            [parse_duration(step.after) for step in self.escalation],
+        )
