@@ -67,6 +67,9 @@ class Unit(SQLModel, table=True):
     tags: str = Field(default="", max_length=500)
     attrs: dict[str, Any] = _json()
     contacts: dict[str, Any] = _json()
+    # When the unit was created, moved or re-tagged: units that joined a scope since an
+    # assignment was last reconciled are found through this index, not by a tree walk.
+    changed_at: datetime = _instant(index=True)
 
 
 class Person(SQLModel, table=True):
@@ -149,12 +152,15 @@ class Assignment(SQLModel, table=True):
     scope_unit_id: int = Field(foreign_key="unit.id", index=True)
     issuer_unit_id: int = Field(foreign_key="unit.id")
     issued_by: str = Field(max_length=64)
+    trigger: str = Field(max_length=16)
+    event_name: str | None = Field(default=None, max_length=64, index=True)
     due_override: date | None = None
     starts_at: datetime = _instant()
     until: date | None = None
     state: str = Field(default=AssignmentState.active, max_length=16, index=True)
     # The latest period opened, so a roll-over knows where it stands.
     last_period: str | None = Field(default=None, max_length=16)
+    reconciled_at: datetime = _instant()
     created_at: datetime = _instant()
 
 
@@ -188,6 +194,8 @@ class Task(SQLModel, table=True):
     trigger_at: datetime = _instant()
     due_at: datetime = _instant()
     overdue_at: datetime = _instant()
+    # A due date given at assignment or by an extension; overrides the definition's `due`.
+    due_explicit: date | None = None
     calendar_provisional: bool = False
     escalation_level: int = 0
     # The next reminder or escalation; NULL once nothing more is due. The sweep's index.
@@ -261,7 +269,11 @@ class Outbox(SQLModel, table=True):
     account_id: int | None = Field(default=None, foreign_key="account.id")
     # One recipient's notices of one sweep share a digest key and go out as one message.
     digest_key: str = Field(max_length=200, index=True)
+    # pending -> sending (claimed, leased until next_attempt_at) -> sent | pending (retry) | dead.
     status: str = Field(default="pending", max_length=16)
+    # Set when a delivery claims the row; it is the message's idempotency key, kept across
+    # retries, so a resend after a crash is the same message to the far end.
+    claim_key: str | None = Field(default=None, max_length=240)
     attempts: int = 0
     next_attempt_at: datetime = _instant()
     last_error: str | None = Field(default=None, max_length=1000)

@@ -8,6 +8,8 @@ subtree is one UPDATE that rewrites the prefix.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ColumnElement, and_, func, literal, select, update
 from sqlalchemy.orm import Session
 
@@ -68,12 +70,12 @@ def is_within(path: str, root_path: str) -> bool:
     return path.startswith(root_path)
 
 
-def move_subtree(session: Session, old_path: str, new_path: str, depth_delta: int) -> int:
-    """Re-path a subtree in SQL; returns how many units moved."""
+def move_subtree(session: Session, old_path: str, new_path: str, depth_delta: int, now: datetime) -> int:
+    """Re-path a subtree in SQL (its units count as changed now); returns how many units moved."""
     rest = func.substr(units.c.path, len(old_path) + 1)
     result = session.execute(
         update(units)
         .where(in_subtree(old_path))
-        .values(path=literal(new_path).concat(rest), depth=units.c.depth + depth_delta)
+        .values(path=literal(new_path).concat(rest), depth=units.c.depth + depth_delta, changed_at=now)
     )
     return result.rowcount or 0

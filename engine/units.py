@@ -260,7 +260,7 @@ def _apply(
             inserts.append(
                 {"id": uid, "code": r.code, "name": r.name, "parent_id": parent[0] if parent else None,
                  "level": r.level, "path": p, "depth": d, "tags": tags_text(r.tags), "attrs": r.attrs,
-                 "contacts": r.contacts or {}}
+                 "contacts": r.contacts or {}, "changed_at": now}
             )
             result.created += 1
             continue
@@ -268,7 +268,7 @@ def _apply(
             old = session.scalar(select(units.c.path).where(units.c.id == known.id))
             new_path = (parent[1] if parent else "") + tree.segment(known.id)
             new_depth = parent[2] + 1 if parent else 0
-            tree.move_subtree(session, old, new_path, new_depth - known.depth)
+            tree.move_subtree(session, old, new_path, new_depth - known.depth, now)
             session.execute(update(units).where(units.c.id == known.id).values(parent_id=parent[0] if parent else None))
             audit.record(session, now, actor.name, "unit.moved", unit_id=known.id,
                          payload={"code": r.code, "from": known.parent_code, "to": r.parent_code})
@@ -281,7 +281,8 @@ def _apply(
         if r.contacts is not None:
             old_values["contacts"] = known.contacts
         if values != old_values:
-            changes.append({"b_id": known.id, **values, "contacts": values.get("contacts", known.contacts)})
+            changes.append({"b_id": known.id, **values, "contacts": values.get("contacts", known.contacts),
+                            "changed_at": now})
             result.updated += 1
         elif r.parent_code == known.parent_code:
             result.unchanged += 1
@@ -294,7 +295,7 @@ def _apply(
         session.execute(
             update(units).where(units.c.id == bindparam("b_id")).values(
                 name=bindparam("name"), level=bindparam("level"), tags=bindparam("tags"),
-                attrs=bindparam("attrs"), contacts=bindparam("contacts"),
+                attrs=bindparam("attrs"), contacts=bindparam("contacts"), changed_at=bindparam("changed_at"),
             ),
             changes,
         )

@@ -75,11 +75,13 @@ def upgrade() -> None:
     sa.Column('tags', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('attrs', sa.JSON(), nullable=False),
     sa.Column('contacts', sa.JSON(), nullable=False),
+    sa.Column('changed_at', engine.types.Instant(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['parent_id'], ['unit.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('path')
     )
     with op.batch_alter_table('unit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_unit_changed_at'), ['changed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_unit_code'), ['code'], unique=True)
         batch_op.create_index(batch_op.f('ix_unit_parent_id'), ['parent_id'], unique=False)
 
@@ -106,11 +108,14 @@ def upgrade() -> None:
     sa.Column('scope_unit_id', sa.Integer(), nullable=False),
     sa.Column('issuer_unit_id', sa.Integer(), nullable=False),
     sa.Column('issued_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('trigger', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('event_name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('due_override', sa.Date(), nullable=True),
     sa.Column('starts_at', engine.types.Instant(timezone=True), nullable=False),
     sa.Column('until', sa.Date(), nullable=True),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('last_period', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('reconciled_at', engine.types.Instant(timezone=True), nullable=False),
     sa.Column('created_at', engine.types.Instant(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['definition_version_id'], ['definition_version.id'], ),
     sa.ForeignKeyConstraint(['issuer_unit_id'], ['unit.id'], ),
@@ -120,6 +125,7 @@ def upgrade() -> None:
     with op.batch_alter_table('assignment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_assignment_def_id'), ['def_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_assignment_definition_version_id'), ['definition_version_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_assignment_event_name'), ['event_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_assignment_scope_unit_id'), ['scope_unit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_assignment_state'), ['state'], unique=False)
 
@@ -178,6 +184,7 @@ def upgrade() -> None:
     sa.Column('trigger_at', engine.types.Instant(timezone=True), nullable=False),
     sa.Column('due_at', engine.types.Instant(timezone=True), nullable=False),
     sa.Column('overdue_at', engine.types.Instant(timezone=True), nullable=False),
+    sa.Column('due_explicit', sa.Date(), nullable=True),
     sa.Column('calendar_provisional', sa.Boolean(), nullable=False),
     sa.Column('escalation_level', sa.Integer(), nullable=False),
     sa.Column('next_action_at', engine.types.Instant(timezone=True), nullable=True),
@@ -276,6 +283,7 @@ def upgrade() -> None:
     sa.Column('account_id', sa.Integer(), nullable=True),
     sa.Column('digest_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('claim_key', sqlmodel.sql.sqltypes.AutoString(length=240), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', engine.types.Instant(timezone=True), nullable=False),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),

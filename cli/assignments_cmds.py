@@ -1,0 +1,237 @@
+"""Assigning work and watching it: assign, assignments, targets, events, preview, report."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.context import Context, ctx_of, emit_json, fail, parse_instant, refusals
+from engine import catalog, fanout, reports
+from engine.actors import OPERATOR, Actor, actor_for
+from engine.errors import InvalidInput, Problem
+from engine.language.loader import load_paths
+from engine.language.model import EveryTrigger
+from engine.periods import period_of
+from engine.schedule import compute_timeline, recurring_trigger_at
+from engine.tables import read_rows
+from engine.targets import split_target
+
+out = Console()
+assignments_app = typer.Typer(help="Assignments of definitions to subtrees.", no_args_is_help=True)
+targets_app = typer.Typer(help="Numeric targets.", no_args_is_help=True)
+events_app = typer.Typer(help="Events that create tasks.", no_args_is_help=True)
+JSON = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
+BY = typer.Option(None, "--by", help="Act as this account (default: the operator).")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("assign")(assign)
+    app.add_typer(assignments_app, name="assignments")
+    app.add_typer(targets_app, name="targets")
+    app.add_typer(events_app, name="events")
+    app.command("preview")(preview)
+    app.command("report")(report)
+
+
+def acting(c: Context, session: object, by: str | None) -> Actor:
+    """The account named by --by, or the operator."""
+    return actor_for(session, by) if by else OPERATOR  # type: ignore[arg-type]
+
+
+def parse_date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: {text!r} is not a date (YYYY-MM-DD)", code=2)
+
+
+def read_targets(path: Path) -> dict[str, float]:
+    """A targets file: unit_code,value rows."""
+    rows = read_rows(path, ["unit_code", "value"], [])
+    values, problems = {}, []
+    for row in rows:
+        try:
+            values[row.cells["unit_code"]] = float(row.cells["value"])
+        except ValueError:
+            problems.append(Problem(f"{path}:{row.line}", "value", f"{row.cells['value']!r} is not a number"))
+    if problems:
+        raise InvalidInput(problems)
+    return values
+
+
+@refusals
+def assign(
+    ctx: typer.Context,
+    def_id: str,
+    scope: str = typer.Option(..., "--scope", help="The unit whose subtree gets the tasks."),
+    due: str = typer.Option(None, "--due", help="A due date overriding the definition's (YYYY-MM-DD)."),
+    until: str = typer.Option(None, "--until", help="Last day of a recurring assignment."),
+    targets: Path = typer.Option(None, "--targets", help="CSV/XLSX of unit_code,value."),
+    by: str = BY,
+    json: bool = JSON,
+) -> None:
+    """Assign a definition to a scope and create its tasks."""
+    c = ctx_of(ctx)
+    values = read_targets(targets) if targets else None
+    with c.write() as session:
+        result = fanout.assign_definition(
+            session, c.runtime, acting(c, session, by), def_id, scope,
+            due=parse_date(due, "--due"), until=parse_date(until, "--until"), targets=values,
+        )
+    if json:
+        emit_json(result.to_json())
+    else:
+        period = f" for {result.period}" if result.period else ""
+        out.print(f"assignment {result.assignment_id}: {result.created} tasks created{period}")
+
+
+@assignments_app.command("list")
+@refusals
+def assignments_list(ctx: typer.Context, by: str = BY, json: bool = JSON) -> None:
+    """Assignments visible to the actor."""
+    c = ctx_of(ctx)
+    with c.read() as session:
+        rows = fanout.list_assignments(session, acting(c, session, by))
+    if json:
+        emit_json(rows)
+        return
+    table = Table("id", "definition", "scope", "state", "trigger", "period", "due", "until")
+    for r in rows:
+        table.add_row(str(r["id"]), r["definition_id"], r["scope"], r["state"], r["trigger"],
+                      r["last_period"] or "", r["due"] or "", r["until"] or "")
+    out.print(table)
+
+
+@assignments_app.command("withdraw")
+@refusals
+def assignments_withdraw(
+    ctx: typer.Context, assignment_id: int, reason: str = typer.Option("", "--reason"), by: str = BY, json: bool = JSON
+) -> None:
+    """Withdraw an assignment; its unfinished tasks are cancelled."""
+    c = ctx_of(ctx)
+    with c.write() as session:
+        n = fanout.withdraw_assignment(session, c.runtime, acting(c, session, by), assignment_id, reason)
+    emit_json({"assignment_id": assignment_id, "cancelled": n}) if json else out.print(f"withdrawn; {n} tasks cancelled")
+
+
+@targets_app.command("split")
+@refusals
+def targets_split(
+    ctx: typer.Context, assignment_id: int, file: Path, unit: str = typer.Option(..., "--unit"), by: str = BY,
+    json: bool = JSON,
+) -> None:
+    """Split a unit's target among its children (unit_code,value rows adding up to at least the target)."""
+    c = ctx_of(ctx)
+    shares = read_targets(file)
+    with c.write() as session:
+        split_target(session, c.runtime, acting(c, session, by), assignment_id, unit, shares)
+    emit_json({"assignment_id": assignment_id, "unit": unit, "shares": shares}) if json else out.print(
+        f"{unit}: target split among {len(shares)} units"
+    )
+
+
+@events_app.command("post")
+@refusals
+def events_post(
+    ctx: typer.Context,
+    name: str,
+    unit: str = typer.Option(..., "--unit"),
+    subject: str = typer.Option("", "--subject", help="Whom the event is about (a cadre's or member's id)."),
+    at: str = typer.Option(None, "--at", help="When it happened (ISO-8601; default now)."),
+    data: str = typer.Option(None, "--data", help="A JSON object carried with the event."),
+    by: str = BY,
+    json: bool = JSON,
+) -> None:
+    """Post an event; every active assignment listening for it whose scope holds the unit creates a task."""
+    c = ctx_of(ctx)
+    payload = None
+    if data:
+        try:
+            payload = jsonlib.loads(data)
+        except jsonlib.JSONDecodeError as exc:
+            fail(f"--data: bad JSON ({exc.msg} at character {exc.pos + 1})")
+        if not isinstance(payload, dict):
+            fail("--data: must be a JSON object")
+    when = parse_instant(at, "--at") if at else None
+    with c.write() as session:
+        created = fanout.post_event(session, c.runtime, acting(c, session, by), name, unit, subject=subject, at=when,
+                                    data=payload)
+    emit_json({"event": name, "unit": unit, "tasks": created}) if json else out.print(
+        f"{name} at {unit}: {len(created)} tasks created"
+    )
+
+
+@refusals
+def preview(
+    ctx: typer.Context,
+    definition: str = typer.Argument(..., metavar="DEF_ID_OR_FILE"),
+    at: str = typer.Option(..., "--at", help="The trigger instant (ISO-8601 with offset)."),
+    due: str = typer.Option(None, "--due", help="An explicit due date, as an assignment would give."),
+    json: bool = JSON,
+) -> None:
+    """The timeline of one task triggered at --at: due, overdue, reminders and escalations."""
+    c = ctx_of(ctx)
+    rt = c.runtime
+    if Path(definition).suffix in (".yaml", ".yml") or Path(definition).is_file():
+        defn = load_paths([Path(definition)])[0].definition
+    else:
+        with c.read() as session:
+            defn = catalog.definition_of(catalog.latest_version(session, definition))
+    trigger_at = parse_instant(at, "--at")
+    period = None
+    if isinstance(defn.trigger, EveryTrigger):
+        period = period_of(defn.trigger.every, rt.local(trigger_at).date())
+        trigger_at = recurring_trigger_at(period, trigger_at, rt.tz)
+    timeline = compute_timeline(defn, trigger_at, period=period, explicit_due=parse_date(due, "--due"),
+                                calendar=rt.calendar, tz=rt.tz, reminder_time=rt.reminder_time)
+    doc = timeline.to_json()
+    if period is not None:
+        doc["period"] = period.label
+    if json:
+        emit_json(doc)
+        return
+    out.print(f"[bold]{defn.id}[/] — {defn.title}")
+    for key in ("period", "trigger_at", "due_at", "overdue_at"):
+        if key in doc:
+            out.print(f"  {key:12} {doc[key]}")
+    for r in doc["reminders"]:
+        out.print(f"  reminder     {r}")
+    for e in doc["escalations"]:
+        out.print(f"  escalation   {e['at']} → {e['to']} (level {e['level']})")
+    if doc.get("calendar_provisional"):
+        out.print("  [yellow]provisional: the calendar does not know a year this timeline reaches[/]")
+
+
+@refusals
+def report(
+    ctx: typer.Context,
+    code: str,
+    definition: str = typer.Option(None, "--definition"),
+    xlsx: Path = typer.Option(None, "--xlsx", help="Also write the report as an XLSX file."),
+    by: str = BY,
+    json: bool = JSON,
+) -> None:
+    """Roll-up of a unit's subtree: one row per child unit and per definition."""
+    c = ctx_of(ctx)
+    with c.read() as session:
+        doc = reports.rollup(session, c.runtime.now(), acting(c, session, by), code, definition)
+    if xlsx:
+        xlsx.write_bytes(reports.rollup_xlsx(doc))
+    if json:
+        emit_json(doc)
+        return
+    table = Table("code", "name", "tasks", "done", "open", "submitted", "overdue", "escalated", "done %")
+    for r in doc["children"]:
+        table.add_row(r["code"], r["name"], str(r["tasks"]), str(r["done"]), str(r["open"]), str(r["submitted"]),
+                      str(r["overdue"]), str(r["escalated"]), "" if r["done_pct"] is None else f"{r['done_pct']}")
+    out.print(f"[bold]{doc['unit']['name']}[/] ({doc['unit']['code']}) as of {doc['as_of']}")
+    out.print(table)
+    t = doc["total"]
+    out.print(f"total: {t['tasks']} tasks, {t['done']} done, {t['overdue']} overdue, {t['escalated']} escalated")

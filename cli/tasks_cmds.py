@@ -1,0 +1,142 @@
+"""Working on tasks from the command line: list, submit, approve, reject, waive, extend, urge."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.assignments_cmds import BY, JSON, acting, parse_date
+from cli.context import Context, ctx_of, emit_json, fail, parse_instant, refusals
+from engine import lifecycle
+from engine.attachments import StoredFile, store_file
+from engine.models import Task
+from engine.tasks import TaskFilter, list_tasks, task_summary
+
+out = Console()
+tasks_app = typer.Typer(help="Tasks: list them and move them along.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tasks_app, name="tasks")
+
+
+@tasks_app.command("list")
+@refusals
+def tasks_list(
+    ctx: typer.Context,
+    unit: str = typer.Option(None, "--unit"),
+    subtree: bool = typer.Option(False, "--subtree", help="Include the unit's whole subtree."),
+    state: str = typer.Option(None, "--state"),
+    overdue: bool = typer.Option(None, "--overdue/--not-overdue"),
+    definition: str = typer.Option(None, "--definition"),
+    now: str = typer.Option(None, "--now", help="Judge 'overdue' at this instant."),
+    limit: int = typer.Option(50, "--limit"),
+    offset: int = typer.Option(0, "--offset"),
+    by: str = BY,
+    json: bool = JSON,
+) -> None:
+    """Tasks, most urgent first."""
+    c = ctx_of(ctx)
+    rt = c.runtime
+    instant = parse_instant(now, "--now") if now else rt.now()
+    with c.read() as session:
+        page = list_tasks(session, instant, rt.tz, acting(c, session, by),
+                          TaskFilter(unit, subtree, state, overdue, definition, limit, offset))
+    if json:
+        emit_json(page)
+        return
+    table = Table("id", "definition", "unit", "period", "state", "due", "esc.", "progress")
+    for t in page["items"]:
+        late = t["state"] in ("open", "submitted") and t["overdue_at"] <= instant.astimezone(rt.tz).isoformat()
+        due = f"[red]{t['due_at'][:16]}[/]" if late else t["due_at"][:16]
+        progress = f"{t['progress']:g}/{t['target']:g}" if t["target"] else ""
+        table.add_row(str(t["id"]), t["definition_id"], t["unit_code"], t["period"] or "", t["state"], due,
+                      str(t["escalation_level"] or ""), progress)
+    out.print(table)
+    out.print(f"{len(page['items'])} of {page['total']}")
+
+
+def _show(c: Context, task: Task, json: bool, verb: str) -> None:
+    with c.read() as session:
+        doc = task_summary(session, c.runtime.tz, task.id)
+    if json:
+        emit_json(doc)
+    else:
+        out.print(f"task {doc['id']} {verb}: now {doc['state']} (due {doc['due_at']})")
+
+
+@tasks_app.command("submit")
+@refusals
+def tasks_submit(
+    ctx: typer.Context,
+    task_id: int,
+    by: str = typer.Option(..., "--by"),
+    form: str = typer.Option(None, "--form", help="The form's fields as a JSON object."),
+    file: list[Path] = typer.Option([], "--file", help="An evidence file; LABEL=PATH to label it (repeatable)."),
+    progress: float = typer.Option(None, "--progress", help="The increment achieved towards a numeric target."),
+    json: bool = JSON,
+) -> None:
+    """Submit evidence (or report progress) for a task of one's own unit."""
+    c = ctx_of(ctx)
+    values = {}
+    if form:
+        try:
+            values = jsonlib.loads(form)
+        except jsonlib.JSONDecodeError as exc:
+            fail(f"--form: bad JSON ({exc.msg} at character {exc.pos + 1})")
+        if not isinstance(values, dict):
+            fail("--form: must be a JSON object")
+    stored: list[StoredFile] = []
+    for item in file:
+        label, sep, raw = str(item).partition("=")
+        path = Path(raw) if sep else item
+        if not path.is_file():
+            fail(f"--file: {path}: no such file")
+        with path.open("rb") as stream:
+            stored.append(store_file(c.runtime, stream, path.name, label if sep else None))
+    with c.write() as session:
+        task = lifecycle.submit_task(session, c.runtime, acting(c, session, by), task_id, form=values, files=stored,
+                                     progress=progress)
+    _show(c, task, json, "submitted")
+
+
+def _simple(action: str, verb: str, needs_due: bool = False):  # type: ignore[no-untyped-def]
+    @refusals
+    def command(
+        ctx: typer.Context,
+        task_id: int,
+        by: str = typer.Option(..., "--by"),
+        reason: str = typer.Option("", "--reason"),
+        due: str = typer.Option(None, "--due", help="The new due date (extend)."),
+        json: bool = JSON,
+    ) -> None:
+        c = ctx_of(ctx)
+        with c.write() as session:
+            actor = acting(c, session, by)
+            service = getattr(lifecycle, f"{action}_task")
+            if needs_due:
+                new_due = parse_date(due, "--due")
+                if new_due is None:
+                    fail("--due is required to extend a task", code=2)
+                task = service(session, c.runtime, actor, task_id, new_due, reason)
+            else:
+                task = service(session, c.runtime, actor, task_id, reason)
+        _show(c, task, json, verb)
+
+    command.__doc__ = {
+        "approve": "Approve a submission (the current step of its approval chain).",
+        "reject": "Send a submission back with a reason.",
+        "waive": "Let a task go (the issuer), with a reason.",
+        "extend": "Give a task a new due date (--due); reminders are recomputed.",
+        "urge": "催办: send a manual reminder from above.",
+    }[action]
+    return command
+
+
+for _action, _verb in [("approve", "approved"), ("reject", "rejected"), ("waive", "waived"), ("extend", "extended"),
+                       ("urge", "urged")]:
+    tasks_app.command(_action)(_simple(_action, _verb, needs_due=_action == "extend"))

@@ -1,0 +1,169 @@
+"""Delivering the outbox: claim due digests, send each as one message, record the outcome.
+
+Network sends happen outside any database transaction (claims are leased, see
+engine.outbox), so a slow SMTP server never holds a lock the sweep needs. Failed
+digests are retried with capped exponential backoff; after `max_attempts` they are
+dead letters until an operator retries them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from engine.channels import CHANNELS, ChannelSettings, DeliveryFailed, Digest, Notice, Transport, backoff_delay, transport_for
+from engine.clock import Clock
+from engine.db import read_session, write_session
+from engine.models import DefinitionVersion, Notification, Outbox, Task, Unit
+from engine.outbox import Claimed, claim_due, list_outbox, mark_failed, mark_sent, retry_dead
+from engine.runtime import Runtime
+
+__all__ = ["DeliveryResult", "deliver_outbox", "list_outbox", "retry_dead", "transports_from"]
+
+outbox = Outbox.__table__
+notifications = Notification.__table__
+tasks = Task.__table__
+units = Unit.__table__
+versions = DefinitionVersion.__table__
+
+
+# Never retry sooner than this: a retry lands after the run that failed it.
+MIN_RETRY_SECONDS = 1.0
+
+
+@dataclass
+class DeliveryResult:
+    """What one delivery run did."""
+
+    digests_sent: int = 0
+    notices_sent: int = 0
+    inbox_items: int = 0
+    retries_scheduled: int = 0
+    dead: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        """The counts as a JSON object."""
+        return asdict(self)
+
+
+def _notices(session: Session, rt: Runtime, ids: list[int]) -> list[Notice]:
+    rows = session.execute(
+        select(
+            notifications.c.task_id, notifications.c.kind, notifications.c.step, notifications.c.payload,
+            versions.c.title, versions.c.body, units.c.code, units.c.name, tasks.c.due_at,
+            tasks.c.escalation_level, tasks.c.period,
+        )
+        .select_from(outbox)
+        .join(notifications, notifications.c.id == outbox.c.notification_id)
+        .join(tasks, tasks.c.id == notifications.c.task_id)
+        .join(units, units.c.id == tasks.c.unit_id)
+        .join(versions, versions.c.id == tasks.c.definition_version_id)
+        .where(outbox.c.id.in_(ids))
+        .order_by(outbox.c.id)
+    )
+    return [
+        Notice(
+            task_id=r.task_id,
+            kind=r.kind,
+            step=r.step,
+            title=r.title,
+            title_en=(r.body or {}).get("title_en", r.title),
+            unit_code=r.code,
+            unit_name=r.name,
+            due_at=r.due_at.astimezone(rt.tz),
+            escalation_level=int((r.payload or {}).get("level", r.escalation_level)),
+            period=r.period,
+            reason=(r.payload or {}).get("reason"),
+        )
+        for r in rows
+    ]
+
+
+def _secret(session: Session, digest: Claimed) -> str | None:
+    """A robot's signing secret, read from the recipient unit's contacts (never copied into the outbox)."""
+    unit_id = session.execute(select(outbox.c.unit_id).where(outbox.c.id == digest.ids[0])).scalar_one()
+    contacts = session.execute(select(units.c.contacts).where(units.c.id == unit_id)).scalar_one() or {}
+    for hook in contacts.get("webhooks", []) or []:
+        if hook.get("url") == digest.address:
+            return hook.get("secret")
+    return None
+
+
+def _send(engine: Engine, rt: Runtime, transports: Mapping[str, Transport], digest: Claimed) -> DeliveryFailed | None:
+    transport = transports.get(digest.channel)
+    if transport is None:
+        return DeliveryFailed(f"no transport configured for channel {digest.channel}", retryable=False)
+    with read_session(engine) as session:
+        notices = _notices(session, rt, digest.ids)
+        secret = _secret(session, digest) if digest.channel == "dingtalk" else None
+    if not notices:
+        return DeliveryFailed("the digest's notices are gone", retryable=False)
+    try:
+        transport.send(Digest(digest.channel, digest.address, secret, notices, digest.claim_key))
+    except DeliveryFailed as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - a transport's bug must not lose the row; it is retried
+        return DeliveryFailed(f"{type(exc).__name__}: {exc}", retryable=True)
+    return None
+
+
+def deliver_outbox(
+    engine: Engine,
+    rt: Runtime,
+    transports: Mapping[str, Transport],
+    *,
+    max_attempts: int = 8,
+    backoff: tuple[float, float] = (60.0, 3600.0),
+    rng: random.Random | None = None,
+    batch_size: int = 500,
+    lease_seconds: float = 300.0,
+) -> DeliveryResult:
+    """Deliver every due outbox row; `backoff` is (base, cap) seconds of capped exponential backoff."""
+    rng = rng or random.Random()
+    result = DeliveryResult()
+    lease = timedelta(seconds=lease_seconds)
+    base, cap = backoff
+    # Rows due by the run's start only: a retry is always scheduled after it, so one run tries a digest once.
+    cutoff: datetime = rt.clock.now()
+    while True:
+        with write_session(engine) as session:
+            claimed, inbox_count = claim_due(session, cutoff, batch_size, lease)
+        result.inbox_items += inbox_count
+        if not claimed and not inbox_count:
+            return result
+        for digest in claimed:
+            failure = _send(engine, rt, transports, digest)
+            done_at = rt.clock.now()
+            with write_session(engine) as session:
+                if failure is None:
+                    mark_sent(session, done_at, digest)
+                    result.digests_sent += 1
+                    result.notices_sent += len(digest.ids)
+                    continue
+                retry_at = None
+                if failure.retryable:
+                    delay = backoff_delay(digest.attempts + 1, base, cap, rng)
+                    delay = max(delay, failure.retry_after or 0.0, MIN_RETRY_SECONDS)
+                    retry_at = done_at + timedelta(seconds=delay)
+                if mark_failed(session, done_at, digest, failure.message, retry_at, max_attempts):
+                    result.dead += 1
+                else:
+                    result.retries_scheduled += 1
+
+
+def transports_from(settings: ChannelSettings, clock: Clock) -> dict[str, Transport]:
+    """A transport per configured channel; an unconfigured channel's rows fail as not retryable (dead letters)."""
+    found: dict[str, Transport] = {}
+    for channel in CHANNELS:
+        if channel == "inbox":
+            continue
+        try:
+            found[channel] = transport_for(channel, settings, clock)
+        except DeliveryFailed:
+            continue  # e.g. no SMTP host: such rows become dead letters an operator can retry later
+    return found

@@ -1,0 +1,188 @@
+"""Reading tasks: the to-do list, filtered lists with paging, one task with its audit log.
+
+Every query is confined to the actor's subtree through the path index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from engine import permissions, tree
+from engine.actors import Actor
+from engine.errors import InvalidInput, NotFound, Problem
+from engine.models import (
+    FINISHED_STATES, Assignment, Attachment, Audit, DefinitionVersion, Supervision, Task, TaskState, Unit,
+)
+
+tasks = Task.__table__
+units = Unit.__table__
+assignments = Assignment.__table__
+UNFINISHED = [TaskState.open.value, TaskState.submitted.value]
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """What a task list is narrowed to."""
+
+    unit: str | None = None
+    subtree: bool = False
+    state: str | None = None
+    overdue: bool | None = None
+    definition: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def task_json(row: Any, tz: Any) -> dict[str, Any]:
+    """The stable JSON of a task (DESIGN's fields, and a few more)."""
+    return {
+        "id": row.id,
+        "definition_id": row.def_id,
+        "assignment_id": row.assignment_id,
+        "unit_code": row.unit_code,
+        "unit_name": row.unit_name,
+        "subject": row.subject or None,
+        "period": row.period or None,
+        "state": row.state,
+        "due_at": row.due_at.astimezone(tz).isoformat(),
+        "overdue_at": row.overdue_at.astimezone(tz).isoformat(),
+        "escalation_level": row.escalation_level,
+        "next_action_at": row.next_action_at.astimezone(tz).isoformat() if row.next_action_at else None,
+        "progress": row.progress,
+        "target": row.target,
+        "calendar_provisional": row.calendar_provisional,
+        "title": row.title,
+    }
+
+
+def _base() -> Any:
+    dv = DefinitionVersion.__table__
+    return (
+        select(
+            tasks, units.c.code.label("unit_code"), units.c.name.label("unit_name"),
+            assignments.c.def_id, dv.c.title,
+        )
+        .select_from(
+            tasks.join(units, units.c.id == tasks.c.unit_id)
+            .join(assignments, assignments.c.id == tasks.c.assignment_id)
+            .join(dv, dv.c.id == tasks.c.definition_version_id)
+        )
+    )
+
+
+def list_tasks(session: Session, now: datetime, tz: Any, actor: Actor, f: TaskFilter) -> dict[str, Any]:
+    """A page of tasks visible to the actor, most urgent first, with the total count."""
+    if not 1 <= f.limit <= MAX_PAGE or f.offset < 0:
+        raise InvalidInput([Problem("tasks", "limit", f"limit 1..{MAX_PAGE}, offset ≥ 0")])
+    if f.state is not None and f.state not in TaskState.__members__:
+        raise InvalidInput([Problem("tasks", "state", f"{f.state!r} is not one of {', '.join(TaskState.__members__)}")])
+    conds = []
+    if f.unit:
+        unit = tree.get_unit(session, f.unit)
+        permissions.require_sees(actor, unit.path, unit.code)
+        conds.append(tree.in_subtree(unit.path) if f.subtree else tasks.c.unit_id == unit.id)
+    elif actor.is_operator:
+        pass
+    elif f.subtree:
+        conds.append(tree.in_subtree(actor.unit_path))
+    else:
+        conds.append(tasks.c.unit_id == actor.unit_id)
+    if f.state:
+        conds.append(tasks.c.state == f.state)
+    if f.overdue is not None:
+        late = and_(tasks.c.state.in_(UNFINISHED), tasks.c.overdue_at <= now)
+        conds.append(late if f.overdue else ~late)
+    if f.definition:
+        conds.append(assignments.c.def_id == f.definition)
+    where = and_(*conds) if conds else None
+    stmt = _base()
+    count = select(func.count()).select_from(
+        tasks.join(units, units.c.id == tasks.c.unit_id).join(assignments, assignments.c.id == tasks.c.assignment_id)
+    )
+    if where is not None:
+        stmt, count = stmt.where(where), count.where(where)
+    rows = session.execute(stmt.order_by(tasks.c.due_at, tasks.c.id).limit(f.limit).offset(f.offset)).all()
+    return {
+        "total": session.scalar(count),
+        "limit": f.limit,
+        "offset": f.offset,
+        "items": [task_json(r, tz) for r in rows],
+    }
+
+
+def todo(session: Session, now: datetime, tz: Any, actor: Actor, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """The actor's own unit's unfinished tasks, most urgent first."""
+    if actor.unit_id is None:
+        raise InvalidInput([Problem("tasks", "unit", "the operator has no unit; pass --unit")])
+    stmt = (
+        _base()
+        .where(tasks.c.unit_id == actor.unit_id, tasks.c.state.in_(UNFINISHED))
+        .order_by(tasks.c.due_at, tasks.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = session.scalar(
+        select(func.count()).where(tasks.c.unit_id == actor.unit_id, tasks.c.state.in_(UNFINISHED))
+    )
+    return {"total": total, "limit": limit, "offset": offset,
+            "items": [task_json(r, tz) for r in session.execute(stmt).all()]}
+
+
+def task_summary(session: Session, tz: Any, task_id: int) -> dict[str, Any]:
+    """The stable JSON of one task, for a caller that has already been allowed to act on it."""
+    row = session.execute(_base().where(tasks.c.id == task_id)).first()
+    if row is None:
+        raise NotFound(f"task {task_id} not found")
+    return task_json(row, tz)
+
+
+def show_task(session: Session, tz: Any, actor: Actor, task_id: int) -> dict[str, Any]:
+    """One task with its form, files and audit log."""
+    row = session.execute(_base().where(tasks.c.id == task_id)).first()
+    if row is None:
+        raise NotFound(f"task {task_id} not found")
+    path = session.scalar(select(units.c.path).where(units.c.id == row.unit_id))
+    permissions.require_task_visible(actor, path, task_id)
+    doc = task_json(row, tz)
+    doc["form"] = row.form
+    doc["submitted_by"] = row.submitted_by
+    doc["approval_step"] = row.approval_step
+    doc["files"] = [
+        {"id": a.id, "sha256": a.sha256, "name": a.filename, "label": a.label, "size": a.size, "type": a.content_type}
+        for a in session.scalars(select(Attachment).where(Attachment.task_id == task_id).order_by(Attachment.id))
+    ]
+    doc["audit"] = [
+        {"at": e.at.astimezone(tz).isoformat(), "actor": e.actor, "action": e.action, "payload": e.payload}
+        for e in session.scalars(select(Audit).where(Audit.task_id == task_id).order_by(Audit.id))
+    ]
+    return doc
+
+
+def supervision_list(session: Session, tz: Any, actor: Actor, unit_code: str | None = None) -> list[dict[str, Any]]:
+    """督办: unfinished tasks escalated to the unit (the actor's own by default)."""
+    if unit_code:
+        unit = tree.get_unit(session, unit_code)
+        permissions.require_sees(actor, unit.path, unit.code)
+        unit_id = unit.id
+    else:
+        if actor.unit_id is None:
+            raise InvalidInput([Problem("supervision", "unit", "the operator has no unit; pass --unit")])
+        unit_id = actor.unit_id
+    sup = Supervision.__table__
+    stmt = (
+        _base().add_columns(sup.c.level.label("sup_level"), sup.c.since)
+        .join(sup, sup.c.task_id == tasks.c.id)
+        .where(sup.c.unit_id == unit_id, tasks.c.state.not_in([s.value for s in FINISHED_STATES]))
+        .order_by(tasks.c.due_at, tasks.c.id)
+    )
+    return [task_json(r, tz) | {"supervised_since": r.since.astimezone(tz).isoformat()} for r in session.execute(stmt).all()]
