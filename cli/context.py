@@ -76,7 +76,7 @@ def ctx_of(typer_ctx: typer.Context) -> Context:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    sys.stderr.write(f"error: {message}\n")
     raise typer.Exit(code)
 
 
@@ -88,10 +88,9 @@ def refusals(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except DubanError as exc:
-            err.print(f"[bold red]refused:[/] {exc.message}" if "\n" not in exc.message else "[bold red]refused:[/]",
-                      highlight=False)
-            if "\n" in exc.message:
-                err.print(exc.message, highlight=False, markup=False)
+            # Plain text, never wrapped: scripts grep these lines for FILE:LINE: field.
+            sep = "\n" if "\n" in exc.message else " "
+            sys.stderr.write(f"refused:{sep}{exc.message}\n")
             raise typer.Exit(1) from None
 
     return wrapper

@@ -74,10 +74,12 @@ class TimelineCache:
         found = self._timelines.get(key)
         if found is None:
             rt = self._rt
+            defn = self.definition(version_id)
             timeline = compute_timeline(
-                self.definition(version_id),
+                defn,
                 trigger_at,
-                period=parse_period(period) if period else None,
+                # An event task's "period" is the event's day, which only keeps repeats apart.
+                period=parse_period(period) if period and defn.recurring else None,
                 explicit_due=due_explicit,
                 calendar=rt.calendar,
                 tz=rt.tz,

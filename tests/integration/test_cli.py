@@ -1,0 +1,80 @@
+"""The command line as a user meets it: exit codes, --json, refusals that change nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+runner = CliRunner()
+
+
+def duban(db: Path, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["--db", f"sqlite:///{db}", *args], input=input)
+
+
+def digest(db: Path) -> str:
+    # Checkpoint so the file itself holds everything, then hash its bytes.
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return hashlib.sha256(db.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "cli.db"
+    assert duban(path, "init").exit_code == 0
+    assert duban(path, "units", "import", str(FIXTURES / "tree.csv")).exit_code == 0
+    assert duban(path, "definitions", "load", str(FIXTURES / "defs")).exit_code == 0
+    return path
+
+
+def test_a_year_from_the_command_line(db: Path) -> None:
+    now = ["--now", "2026-03-02T10:00+08:00"]
+    result = runner.invoke(app, ["--db", f"sqlite:///{db}", *now, "assign", "test-congress", "--scope", "C01", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"assignment_id": 1, "created": 4, "period": "2026"}
+    listed = json.loads(duban(db, "tasks", "list", "--unit", "C01", "--subtree", "--json").stdout)
+    assert [t["due_at"] for t in listed["items"]] == ["2026-06-30T23:59:59+08:00"] * 4
+    assert {t["state"] for t in listed["items"]} == {"open"}
+    preview = json.loads(duban(db, "preview", "test-congress", "--at", "2026-03-02T10:00+08:00", "--json").stdout)
+    # P1D before Tuesday 06-30 is Monday 06-29; P7D is Tuesday 06-23.
+    assert preview["reminders"] == ["2026-06-23T09:00:00+08:00", "2026-06-29T09:00:00+08:00"]
+    assert preview["escalations"][0] == {"at": "2026-07-01T00:00:00+08:00", "to": "parent", "level": 1}
+
+
+def test_refused_input_exits_1_and_changes_nothing(db: Path, tmp_path: Path) -> None:
+    before = digest(db)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,parent_code,level,tags,attrs\nX1,某工会,NOPE,grassroots,,\n", encoding="utf-8")
+    result = duban(db, "units", "import", str(bad))
+    assert result.exit_code == 1
+    assert "bad.csv:2: parent_code: unknown parent NOPE" in result.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text((FIXTURES / "defs" / "plaque.yaml").read_text(encoding="utf-8").replace("workdays: 10", "workdays: -3"))
+    result = duban(db, "definitions", "load", str(FIXTURES / "defs"), str(broken))
+    assert result.exit_code == 1
+    assert "broken.yaml:7: due" in result.output
+    assert digest(db) == before
+
+
+def test_usage_errors_exit_2(db: Path) -> None:
+    assert runner.invoke(app, ["--db", f"sqlite:///{db}", "--now", "yesterday", "sweep"]).exit_code == 2
+    assert duban(db, "assign").exit_code == 2
+
+
+def test_accounts_read_the_password_from_stdin(db: Path) -> None:
+    result = duban(db, "accounts", "add", "li.ming", "--unit", "C01", "--role", "admin", "--json", input="s3cret-pass\n")
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db) as conn:
+        (stored,) = conn.execute("SELECT password_hash FROM account WHERE name = 'li.ming'").fetchone()
+    assert stored.startswith("$argon2id$") and "s3cret-pass" not in stored
+    short = duban(db, "accounts", "add", "wang", "--unit", "C01", "--role", "admin", input="short\n")
+    assert short.exit_code == 1 and "at least 8 characters" in short.output
