@@ -16,7 +16,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from engine.channels import CHANNELS, ChannelSettings, DeliveryFailed, Digest, Notice, Transport, backoff_delay, transport_for
+from engine.channels import (
+    CHANNELS,
+    ChannelSettings,
+    DeliveryFailed,
+    Digest,
+    Notice,
+    Transport,
+    backoff_delay,
+    transport_for,
+)
 from engine.clock import Clock
 from engine.db import read_session, write_session
 from engine.models import DefinitionVersion, Notification, Outbox, Task, Unit

@@ -223,7 +223,7 @@ def sweep_due(
     while True:
         before = asdict(result)
 
-        def batch(session: Session) -> int:
+        def batch(session: Session, before: dict[str, int] = before) -> int:
             nonlocal cache
             # A retried or failed batch rolled back, so its counts start again from before it.
             for key, value in before.items():
@@ -249,7 +249,9 @@ def sweep_due(
 
 def run_periodic(engine: Engine, rt: Runtime, *, batch_size: int = 1000) -> SweepResult:
     """The periodic job: open new periods, reconcile scopes, then sweep."""
-    from engine import fanout  # the fan-out lives beside the sweep; imported here so each stays importable alone
+    from engine import (
+        fanout,  # the fan-out lives beside the sweep; imported here so each stays importable alone
+    )
 
     with write_session(engine) as session:
         fanout.roll_over(session, rt)
