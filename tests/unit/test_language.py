@@ -17,7 +17,7 @@ from engine.language.loader import (
     parse_definition,
     parse_definition_bytes,
 )
-from engine.language.model import DueOn, EventTrigger, EveryTrigger
+from engine.language.model import DueOn, EventTrigger, Every, EveryTrigger
 
 # Four lines, so the snippets below start on line 5.
 HEAD = """\
@@ -612,4 +612,4 @@ def test_parse_definition_bytes_matches_parse_definition() -> None:
 
 def test_a_recurring_trigger_keeps_its_times() -> None:
     d = parse_definition(HEAD + "trigger: {every: week, times: 2}\ndue: end_of_period\n", "a.yaml").definition
-    assert d.trigger == EveryTrigger(every="week", times=2)
+    assert d.trigger == EveryTrigger(every=Every.week, times=2)
