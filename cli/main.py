@@ -11,7 +11,7 @@ from datetime import datetime
 
 import typer
 
-from cli import assignments_cmds, demo_cmd, ops_cmds, setup_cmds, tasks_cmds
+from cli import assignments_cmds, demo_cmd, ops_cmds, serve_cmd, setup_cmds, tasks_cmds
 from cli.context import Context, fail, parse_instant
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ assignments_cmds.register(app)
 tasks_cmds.register(app)
 ops_cmds.register(app)
 demo_cmd.register(app)
+serve_cmd.register(app)
 
 
 def main() -> None:

@@ -32,7 +32,8 @@ BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", BACKENDS, scope="session")
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("backend", ["sqlite"] if only_sqlite else BACKENDS, scope="session")
 
 
 @pytest.fixture(scope="session")

@@ -102,7 +102,11 @@ _Composer.add_implicit_resolver(_FLOAT, _FLOAT_RE, list("-+0123456789."))
 
 
 def _compose(text: str) -> Node | None:
-    loader = _Composer(text)
+    try:
+        # The reader checks characters as it is built, so a control character fails here.
+        loader = _Composer(text)
+    except yaml.YAMLError as exc:
+        raise _Refused(1, "", f"not valid YAML: {exc}") from None
     try:
         return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

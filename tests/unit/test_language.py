@@ -613,3 +613,9 @@ def test_parse_definition_bytes_matches_parse_definition() -> None:
 def test_a_recurring_trigger_keeps_its_times() -> None:
     d = parse_definition(HEAD + "trigger: {every: week, times: 2}\ndue: end_of_period\n", "a.yaml").definition
     assert d.trigger == EveryTrigger(every=Every.week, times=2)
+
+
+def test_a_control_character_is_refused_with_its_file() -> None:
+    with pytest.raises(DefinitionError) as refused:
+        parse_definition("id: x\x07y\n", "ctl.yaml")
+    assert str(refused.value).startswith("ctl.yaml:1: not valid YAML")

@@ -1,0 +1,68 @@
+"""The HTTP application: the /api/v1 routers, the error mapping, the web UI, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import errors, web
+from api.bootstrap import build_engine, build_runtime
+from api.routes import assignments, auth, calendar, definitions, events, files, inbox, reports, supervision, tasks, units
+from api.settings import Settings
+from engine.runtime import Runtime
+
+HERE = Path(__file__).parent
+ROUTERS = (auth, tasks, units, reports, definitions, assignments, events, supervision, inbox, calendar, files)
+DESCRIPTION = """督办 duban — assign a union work plan down the org tree, follow it up, see it through.
+
+Sign in with `POST /api/v1/auth/token` (OAuth2 password flow) and send `Authorization: Bearer <token>`.
+A unit outside your subtree answers 404; an action your role may not take answers 403. Errors are
+`application/problem+json`; refused input lists every problem as `errors: [{where, field, message}]`.
+"""
+
+
+class BodyLimit:
+    """Refuse a request body larger than the cap before reading it (413)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_bytes:
+                response = errors.problem(413, "Refused", f"the request is larger than {self.max_bytes} bytes")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """The app for these settings; tests pass their own database engine and a runtime on a fixed clock."""
+    settings.check_secrets()
+    app = FastAPI(title="duban", version="0.1.0", description=DESCRIPTION, docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/openapi.json")
+    app.state.settings = settings
+    app.state.engine = engine if engine is not None else build_engine(settings)
+    app.state.runtime = runtime if runtime is not None else build_runtime(settings)
+    errors.install(app)
+    for module in ROUTERS:
+        app.include_router(module.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # Several files per submission: the whole body may hold a few files of the per-file cap.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024 * 5 + 1024 * 1024)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    return app

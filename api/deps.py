@@ -1,0 +1,73 @@
+"""Request dependencies: the database, the runtime, and the caller (bearer token or session cookie)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.settings import Settings
+from engine import sessions
+from engine.actors import Actor
+from engine.db import read_session, write_session
+from engine.runtime import Runtime
+
+COOKIE = "duban_session"
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False,
+                              description="Bearer token from POST /api/v1/auth/token")
+
+
+@dataclass
+class Ctx:
+    """What a route needs: the database, the runtime, the settings and (once signed in) the caller."""
+
+    engine: Engine
+    rt: Runtime
+    settings: Settings
+    actor: Actor
+    token: str = ""
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with write_session(self.engine) as s:
+            yield s
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with read_session(self.engine) as s:
+            yield s
+
+
+def _caller(request: Request, token: str | None) -> tuple[Actor, str]:
+    state = request.app.state
+    with read_session(state.engine) as s:
+        return sessions.verify_token(s, state.runtime.now(), token), token or ""
+
+
+def api_ctx(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Ctx:
+    """The caller of an API route, from its bearer token (401 without a live one)."""
+    actor, raw = _caller(request, token)
+    state = request.app.state
+    return Ctx(state.engine, state.runtime, state.settings, actor, raw)
+
+
+def web_ctx(request: Request) -> Ctx:
+    """The caller of a web page, from the session cookie (the same tokens)."""
+    actor, raw = _caller(request, request.cookies.get(COOKIE))
+    state = request.app.state
+    return Ctx(state.engine, state.runtime, state.settings, actor, raw)
+
+
+def client_address(request: Request) -> str:
+    """The client's address, for sign-in throttling."""
+    return request.client.host if request.client else "unknown"
+
+
+Api = Annotated[Ctx, Depends(api_ctx)]
+Web = Annotated[Ctx, Depends(web_ctx)]

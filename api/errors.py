@@ -1,0 +1,67 @@
+"""The one place errors become HTTP: every DubanError (and request-validation failure) as problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.errors import DubanError, InvalidInput, Throttled, Unauthenticated
+
+PROBLEM = "application/problem+json"
+
+
+def _type_of(exc: DubanError) -> str:
+    return f"https://duban.dev/problems/{type(exc).__name__}"
+
+
+def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+    """A problem+json response."""
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def duban_error(request: Request, exc: Exception) -> JSONResponse:
+    """DubanError → its status, title and message; the problems of an InvalidInput as `errors`."""
+    assert isinstance(exc, DubanError)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, InvalidInput):
+        extra["errors"] = [{"where": p.where, "field": p.field, "message": p.message} for p in exc.problems]
+    response = problem(exc.status, exc.title, exc.message, _type_of(exc), **extra)
+    if isinstance(exc, Throttled):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, Unauthenticated):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own request checks, in the same shape as InvalidInput."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"where": str(e["loc"][0]) if e.get("loc") else "request",
+         "field": ".".join(str(x) for x in e.get("loc", ())[1:]),
+         "message": str(e.get("msg", "invalid"))}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['where']} {e['field']}: {e['message']}".strip() for e in errors)
+    return problem(422, "Invalid input", detail, "https://duban.dev/problems/InvalidInput", errors=errors)
+
+
+def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Framework-level refusals (unknown path, wrong method) in the same shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    response = problem(exc.status_code, str(exc.detail), str(exc.detail))
+    for k, v in (exc.headers or {}).items():
+        response.headers[k] = v
+    return response
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers."""
+    app.add_exception_handler(DubanError, duban_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

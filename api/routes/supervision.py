@@ -1,0 +1,21 @@
+"""督办: the late tasks escalated to a unit (the caller's own by default)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import Api
+from api.docs import TASK_EXAMPLE, ok
+from engine import tasks
+
+router = APIRouter(prefix="/api/v1/supervision", tags=["tasks"])
+
+
+@router.get("", summary="Supervision list (督办)",
+            description="Unfinished tasks escalated to the caller's unit, or to `unit` (in the caller's subtree).",
+            responses=ok([TASK_EXAMPLE | {"supervised_since": "2027-01-01T00:00:00+08:00"}], 401, 404, 422))
+def list_(ctx: Api, unit: Annotated[str | None, Query(max_length=64)] = None) -> list[dict[str, Any]]:
+    with ctx.read() as s:
+        return tasks.supervision_list(s, ctx.rt.tz, ctx.actor, unit)

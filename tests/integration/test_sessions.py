@@ -1,0 +1,73 @@
+"""engine.sessions: tokens stored hashed, expiry on the injected clock, revocation, throttling — both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from engine import sessions
+from engine.accounts import add_account
+from engine.actors import OPERATOR
+from engine.db import read_session, write_session
+from engine.errors import Throttled, Unauthenticated
+from engine.models import ApiToken, LoginAttempt
+from engine.units import import_units
+
+from test_units import FIXTURES
+
+
+@pytest.fixture
+def account(db: Engine, replay) -> Engine:  # type: ignore[no-untyped-def]
+    with write_session(db) as s:
+        import_units(s, replay.rt.now(), OPERATOR, FIXTURES / "tree.csv")
+        add_account(s, replay.rt.now(), OPERATOR, "g01-staff", "G01", "staff", "password123")
+    return db
+
+
+def sign_in(db: Engine, now, password: str = "password123", address: str = "10.0.0.1"):  # type: ignore[no-untyped-def]
+    with write_session(db) as s:
+        return sessions.sign_in(s, now, "g01-staff", password, address, minutes=60)
+
+
+def test_token_round_trip(account: Engine, replay) -> None:  # type: ignore[no-untyped-def]
+    now = replay.rt.now()
+    issued = sign_in(account, now)
+    assert issued is not None and issued.expires_in == 3600
+    with read_session(account) as s:
+        assert s.scalars(select(ApiToken.token_hash)).all() == [sessions.token_hash(issued.token)]
+        assert sessions.verify_token(s, now, issued.token).unit_code == "G01"
+        with pytest.raises(Unauthenticated):
+            sessions.verify_token(s, now + timedelta(minutes=60), issued.token)
+        with pytest.raises(Unauthenticated):
+            sessions.verify_token(s, now, issued.token + "x")
+        with pytest.raises(Unauthenticated):
+            sessions.verify_token(s, now, None)
+    with write_session(account) as s:
+        assert sessions.revoke_token(s, now, issued.token) is True
+        assert sessions.revoke_token(s, now, issued.token) is False
+    with read_session(account) as s, pytest.raises(Unauthenticated):
+        sessions.verify_token(s, now, issued.token)
+
+
+def test_five_failures_throttle_the_account_for_the_window(account: Engine, replay) -> None:  # type: ignore[no-untyped-def]
+    now = replay.rt.now()
+    for i in range(5):
+        assert sign_in(account, now + timedelta(minutes=i), "wrong-one", address=f"10.0.0.{i}") is None
+    with pytest.raises(Throttled) as caught:
+        sign_in(account, now + timedelta(minutes=5))
+    # The oldest failure leaves the window 15 minutes after it happened.
+    assert caught.value.retry_after == 10 * 60
+    with read_session(account) as s:
+        assert s.scalar(select(LoginAttempt.id).where(LoginAttempt.ok.is_(True))) is None
+    assert sign_in(account, now + timedelta(minutes=15, seconds=1)) is not None
+
+
+def test_an_address_is_throttled_across_accounts(account: Engine, replay) -> None:  # type: ignore[no-untyped-def]
+    now = replay.rt.now()
+    with write_session(account) as s:
+        for i in range(sessions.MAX_FAILURES_PER_ADDRESS):
+            assert sessions.sign_in(s, now, f"guess-{i}", "x", "10.9.9.9", 60) is None
+    with write_session(account) as s, pytest.raises(Throttled):
+        sessions.sign_in(s, now, "g01-staff", "password123", "10.9.9.9", 60)
