@@ -11,7 +11,7 @@ from datetime import datetime
 
 import typer
 
-from cli import assignments_cmds, demo_cmd, ops_cmds, serve_cmd, setup_cmds, tasks_cmds
+from cli import assignments_cmds, bench_cmd, demo_cmd, ops_cmds, serve_cmd, setup_cmds, tasks_cmds
 from cli.context import Context, fail, parse_instant
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ tasks_cmds.register(app)
 ops_cmds.register(app)
 demo_cmd.register(app)
 serve_cmd.register(app)
+bench_cmd.register(app)
 
 
 def main() -> None:

@@ -14,10 +14,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, Float, Integer, String, and_, exists, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from engine import audit, catalog, permissions, tree
 from engine.actors import Actor
+from engine.db import is_sqlite
 from engine.errors import Conflict, InvalidInput, NotFound, Problem
 from engine.language.model import AssignedTrigger, Definition, EventTrigger, EveryTrigger
 from engine.models import Assignment, AssignmentState, Audit, DefinitionVersion, FINISHED_STATES, Target, Task, TaskState, Unit
@@ -246,8 +248,18 @@ def insert_tasks(
         "created_at": literal(now, Instant),
         "updated_at": literal(now, Instant),
     }
-    source = select(*[c.label(k) for k, c in columns.items()]).where(unit_condition, ~already)
-    session.execute(insert(tasks).from_select(list(columns), source))
+    if is_sqlite(session):
+        source = select(*[c.label(k) for k, c in columns.items()]).where(unit_condition, ~already)
+        session.execute(insert(tasks).from_select(list(columns), source))
+    else:
+        # Without fresh statistics PostgreSQL plans NOT EXISTS as a re-scan per row; the
+        # unique constraint does the same job in one pass.
+        source = select(*[c.label(k) for k, c in columns.items()]).where(unit_condition)
+        session.execute(
+            postgresql.insert(tasks).from_select(list(columns), source).on_conflict_do_nothing(
+                constraint="uq_task_identity"
+            )
+        )
     # psycopg reports no rowcount for INSERT … SELECT; count what this insert added instead.
     created = session.scalar(
         select(func.count()).where(tasks.c.assignment_id == assignment.id, tasks.c.id > before)

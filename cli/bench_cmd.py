@@ -1,0 +1,93 @@
+"""`duban bench`: the benchmarks of DESIGN.md "Performance", each path against its bare baseline."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.context import ctx_of, emit_json, err, fail, refusals
+from engine.bench import MEASURES, BenchOptions, run_bench
+
+out = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
+
+
+def _http_note() -> dict[str, str]:
+    try:
+        from api.app import create_app  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - the API is optional for the bench
+        return {"name": "http", "reason": f"api.app.create_app not importable ({type(exc).__name__})"}
+    return {"name": "http", "reason": "not measured yet: the HTTP benchmark (50 clients vs a bare Starlette route) "
+                                      "is not part of this bench"}
+
+
+@refusals
+def bench(
+    ctx: typer.Context,
+    units: int = typer.Option(215_000, "--units", min=10, help="Units in the province-shaped tree."),
+    only: str = typer.Option(None, "--only", help=f"Comma-separated subset of: {', '.join(MEASURES)}."),
+    repeat: int = typer.Option(3, "--repeat", min=1, help="Best of this many runs where a run is cheap."),
+    due_actions: int = typer.Option(100_000, "--due-actions", min=1, help="Due actions for the sweep benchmark."),
+    workdir: Path = typer.Option(None, "--workdir", help="Where the CSV and SQLite files go [default: a temp dir]."),
+    analyze: bool = typer.Option(True, "--analyze/--no-analyze", help="PostgreSQL: ANALYZE after the import."),
+    json: bool = typer.Option(False, "--json", help="Print one JSON document and nothing else."),
+) -> None:
+    """Measure fan-out, sweep, roll-up and delivery against bare baselines on a fresh province-sized tree."""
+    c = ctx_of(ctx)
+    chosen = frozenset(x.strip() for x in only.split(",") if x.strip()) if only else None
+    if chosen is not None and chosen - set(MEASURES):
+        fail(f"--only: unknown {', '.join(sorted(chosen - set(MEASURES)))}; one of {', '.join(MEASURES)}", code=2)
+    with tempfile.TemporaryDirectory(prefix="duban-bench-") as tmp:
+        opts = BenchOptions(workdir=workdir or Path(tmp), units=units, url=c.db_url, only=chosen, repeat=repeat,
+                            due_actions=due_actions, analyze=analyze)
+        if json or not err.is_terminal:
+            doc = run_bench(opts)
+        else:
+            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+            with Progress(*columns, console=err, transient=True) as bar:
+                task = bar.add_task("bench", total=None)
+                doc = run_bench(opts, lambda label, done, total: bar.update(
+                    task, description=label, completed=done, total=total))
+    doc["skipped"] = [_http_note()]
+    if json:
+        emit_json(doc)
+        return
+    _print(doc)
+
+
+def _print(doc: dict) -> None:
+    imp = doc["import"]
+    out.print(f"{doc['database']}, {doc['units']} units "
+              f"({', '.join(f'{k} {v}' for k, v in doc['tree'].items())}); import {imp['seconds']} s "
+              f"({imp['units_per_second']}/s); {doc['tasks_in_table']} tasks at the end")
+    table = Table("path", "seconds", "baseline", "baseline s", "ratio", "bar", "result")
+    for m in doc["measurements"]:
+        bar = "—" if m["bar"] is None else f"≤ {m['bar']:.3g}"
+        ok = "[green]pass[/]" if m["pass"] else "[red]FAIL[/]"
+        table.add_row(m["name"], f"{m['seconds']:.4f}", m["baseline"], f"{m['baseline_seconds']:.4f}",
+                      "—" if m["ratio"] is None else f"{m['ratio']:.3f}", bar, ok)
+    out.print(table)
+    for m in doc["measurements"]:
+        if m["name"] == "sweep_idle":
+            out.print(f"idle sweep plan: {' | '.join(m['explain']['plan'])} (index used: {m['explain']['uses_index']})")
+        if m["name"] == "sweep_concurrent":
+            out.print(f"two sweeps: duplicates {m['duplicates']}, missed {m['missed']}, errors {len(m['errors'])}, "
+                      f"throughput {m['throughput_vs_one']}x one sweep")
+        if m["name"] == "rollup":
+            out.print(f"roll-up vs the same three queries by hand: {m['ratio_vs_same_three_queries']}x")
+        if m["name"] == "rollup_cte":
+            out.print(f"recursive CTE is {m['cte_slower_by']}x the roll-up's time (bar: ≥ 5x)")
+    mem = doc.get("fanout_memory")
+    if mem:
+        out.print(f"fan-out peak memory: city {mem['city']['tasks']} tasks {mem['city']['peak_bytes'] / 1e6:.2f} MB, "
+                  f"province {mem['province']['tasks']} tasks {mem['province']['peak_bytes'] / 1e6:.2f} MB")
+    for s in doc.get("skipped", []):
+        out.print(f"skipped {s['name']}: {s['reason']}")

@@ -1,0 +1,107 @@
+"""`duban bench` at a tiny size: the document's shape and zero duplicates; no timing assertions (machines are noisy)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import typer
+from sqlalchemy import make_url
+from typer.testing import CliRunner
+
+from cli import bench_cmd
+from cli.context import Context
+from engine.bench import MEASURES, tree_shape
+from engine.db import make_engine
+
+PG_URL = os.environ.get("DUBAN_TEST_POSTGRES_URL")
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main(ctx: typer.Context, db: str = typer.Option(None, "--db")) -> None:
+        ctx.obj = Context(db_url=db, now=None)
+
+    bench_cmd.register(app)
+    return app
+
+
+def _run(tmp_path: Path, *args: str) -> dict:
+    result = CliRunner().invoke(_app(), [*args, "bench", "--units", "3000", "--repeat", "1",
+                                         "--workdir", str(tmp_path / "work"), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _check(doc: dict, database: str) -> None:
+    assert doc["database"] == database
+    assert doc["units"] == 3000
+    assert sum(doc["tree"].values()) == 3000
+    assert doc["import"]["created"] == 3000
+    by_name = {m["name"]: m for m in doc["measurements"]}
+    assert set(by_name) == set(MEASURES) - {"fanout_memory"}
+    for m in doc["measurements"]:
+        for key in ("seconds", "baseline", "baseline_seconds", "ratio", "bar", "pass"):
+            assert key in m, (m["name"], key)
+        assert m["seconds"] > 0 and m["baseline_seconds"] > 0
+    grassroots = doc["tree"]["grassroots"]
+    assert by_name["fanout"]["tasks"] == grassroots
+    assert by_name["sweep_idle"]["explain"]["plan"]
+    if database == "sqlite":  # PostgreSQL may rightly prefer a sequential scan of a table this small
+        assert by_name["sweep_idle"]["explain"]["uses_index"] is True
+    assert by_name["sweep_due"]["reminders_sent"] == by_name["sweep_due"]["due_actions"] == grassroots
+    concurrent = by_name["sweep_concurrent"]
+    assert concurrent["duplicates"] == 0
+    assert concurrent["missed"] == 0
+    assert concurrent["errors"] == []
+    assert sum(concurrent["tasks_touched"]) == grassroots
+    assert by_name["delivery"]["notices_delivered"] == by_name["delivery"]["outbox_rows"]
+    assert by_name["rollup"]["children"] == doc["tree"]["municipal"]
+    memory = doc["fanout_memory"]
+    assert memory["province"]["tasks"] == grassroots
+    assert memory["city"]["tasks"] < grassroots
+    assert doc["skipped"] and doc["skipped"][0]["name"] == "http"
+
+
+def test_tree_shape_is_province_like() -> None:
+    shape = tree_shape(215_000)
+    assert shape == {"provincial": 1, "municipal": 21, "county": 120, "township": 1600, "grassroots": 213_258}
+    assert sum(tree_shape(3000).values()) == 3000
+
+
+def test_bench_on_sqlite(tmp_path: Path) -> None:
+    _check(_run(tmp_path), "sqlite")
+
+
+def test_bench_only_subset(tmp_path: Path) -> None:
+    result = CliRunner().invoke(_app(), ["bench", "--units", "500", "--repeat", "1", "--only", "fanout,rollup",
+                                         "--workdir", str(tmp_path / "w"), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [m["name"] for m in doc["measurements"]] == ["fanout", "rollup"]
+
+
+def test_bench_refuses_unknown_measurement(tmp_path: Path) -> None:
+    result = CliRunner().invoke(_app(), ["bench", "--units", "500", "--only", "nope", "--workdir", str(tmp_path)])
+    assert result.exit_code == 2
+
+
+@pytest.mark.skipif(not PG_URL, reason="DUBAN_TEST_POSTGRES_URL is not set")
+def test_bench_on_postgres(tmp_path: Path) -> None:
+    assert PG_URL
+    name = f"duban_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        _check(_run(tmp_path, "--db", url), "postgresql")
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
