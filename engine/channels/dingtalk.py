@@ -61,10 +61,8 @@ class DingTalkTransport(HttpTransport):
         max_bytes: int = DINGTALK_MAX_BYTES,
         client: httpx.Client | None = None,
     ) -> None:
-        super().__init__(timeout, client=client)
+        super().__init__(timeout, tz=tz, max_lines=max_lines, client=client)
         self._clock = clock
-        self._tz = tz
-        self._max_lines = max_lines
         self._max_bytes = max_bytes
 
     def send(self, digest: Digest) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import tzinfo
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from engine.channels.errors import DeliveryFailed
+from engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ
 
 # Statuses that say "not now" rather than "never": timeouts, rate limits, server trouble.
 _RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})
@@ -24,7 +26,16 @@ def redact_url(url: str) -> str:
 class HttpTransport:
     """Base for the HTTP transports: one pooled httpx client, explicit timeouts, no redirects."""
 
-    def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        timeout: float = 10.0,
+        *,
+        tz: tzinfo = DEFAULT_TZ,
+        max_lines: int = DEFAULT_MAX_LINES,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self._tz = tz
+        self._max_lines = max_lines
         self._owns_client = client is None
         # Redirects are not followed: a webhook that redirects a POST is misconfigured,
         # and following it could hand the body (and its URL credential) to another host.

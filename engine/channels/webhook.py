@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
-import httpx
-
 from engine.channels.http_post import HttpTransport
 from engine.channels.model import Digest, Notice
-from engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ, render_digest
+from engine.channels.render import DEFAULT_MAX_LINES, render_digest
 
 
 def webhook_payload(digest: Digest, tz: tzinfo, *, max_lines: int = DEFAULT_MAX_LINES) -> dict[str, Any]:
@@ -44,18 +42,6 @@ def notice_json(notice: Notice, tz: tzinfo) -> dict[str, Any]:
 
 class GenericWebhookTransport(HttpTransport):
     """POSTs the digest as JSON with an Idempotency-Key header; 2xx means delivered."""
-
-    def __init__(
-        self,
-        timeout: float = 10.0,
-        *,
-        tz: tzinfo = DEFAULT_TZ,
-        max_lines: int = DEFAULT_MAX_LINES,
-        client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(timeout, client=client)
-        self._tz = tz
-        self._max_lines = max_lines
 
     def send(self, digest: Digest) -> None:
         """Deliver the digest to `digest.address`, or raise DeliveryFailed."""

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import tzinfo
 from typing import Final
-
-import httpx
 
 from engine.channels.errors import DeliveryFailed
 from engine.channels.http_post import HttpTransport, redact_url, robot_errcode
 from engine.channels.model import Digest
-from engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ, render_within
+from engine.channels.render import render_within
 
 WECOM_MAX_BYTES: Final = 4096
 # -1: system busy; 45009: the robot's rate limit (20 messages a minute).
@@ -19,18 +16,6 @@ WECOM_RETRYABLE_ERRCODES: Final = frozenset({-1, 45009})
 
 class WeComTransport(HttpTransport):
     """Posts {"msgtype": "markdown", "markdown": {"content": ...}} to a WeCom robot URL."""
-
-    def __init__(
-        self,
-        timeout: float = 10.0,
-        *,
-        tz: tzinfo = DEFAULT_TZ,
-        max_lines: int = DEFAULT_MAX_LINES,
-        client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(timeout, client=client)
-        self._tz = tz
-        self._max_lines = max_lines
 
     def send(self, digest: Digest) -> None:
         """Deliver the digest to the robot at `digest.address`, or raise DeliveryFailed."""
