@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 from datetime import date
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import Context, ctx_of, emit_json, fail, parse_instant, refusals
+from cli.context import Context, ctx_of, emit_json, fail, parse_instant, parse_json_object, refusals
 from engine import catalog, fanout, reports
 from engine.actors import OPERATOR, Actor, actor_for
 from engine.errors import InvalidInput, Problem
@@ -151,14 +150,7 @@ def events_post(
 ) -> None:
     """Post an event; every active assignment listening for it whose scope holds the unit creates a task."""
     c = ctx_of(ctx)
-    payload = None
-    if data:
-        try:
-            payload = jsonlib.loads(data)
-        except jsonlib.JSONDecodeError as exc:
-            fail(f"--data: bad JSON ({exc.msg} at character {exc.pos + 1})")
-        if not isinstance(payload, dict):
-            fail("--data: must be a JSON object")
+    payload = parse_json_object(data, "--data")
     when = parse_instant(at, "--at") if at else None
     with c.write() as session:
         created = fanout.post_event(session, c.runtime, acting(c, session, by), name, unit, subject=subject, at=when,

@@ -107,6 +107,19 @@ def parse_instant(text: str, option: str) -> datetime:
     return value
 
 
+def parse_json_object(text: str | None, option: str) -> dict[str, Any] | None:
+    """A JSON object given on the command line, or None when the option was not given."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{option}: bad JSON ({exc.msg} at character {exc.pos + 1})")
+    if not isinstance(value, dict):
+        fail(f"{option}: must be a JSON object")
+    return value
+
+
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout."""
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")

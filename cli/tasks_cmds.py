@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 from pathlib import Path
 
 import typer
@@ -10,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.assignments_cmds import BY, JSON, acting, parse_date
-from cli.context import Context, ctx_of, emit_json, fail, parse_instant, refusals
+from cli.context import Context, ctx_of, emit_json, fail, parse_instant, parse_json_object, refusals
 from engine import lifecycle
 from engine.attachments import StoredFile, store_file
 from engine.models import Task
@@ -82,14 +81,7 @@ def tasks_submit(
 ) -> None:
     """Submit evidence (or report progress) for a task of one's own unit."""
     c = ctx_of(ctx)
-    values = {}
-    if form:
-        try:
-            values = jsonlib.loads(form)
-        except jsonlib.JSONDecodeError as exc:
-            fail(f"--form: bad JSON ({exc.msg} at character {exc.pos + 1})")
-        if not isinstance(values, dict):
-            fail("--form: must be a JSON object")
+    values = parse_json_object(form, "--form") or {}
     stored: list[StoredFile] = []
     for item in file:
         label, sep, raw = str(item).partition("=")

@@ -78,3 +78,10 @@ def test_accounts_read_the_password_from_stdin(db: Path) -> None:
     assert stored.startswith("$argon2id$") and "s3cret-pass" not in stored
     short = duban(db, "accounts", "add", "wang", "--unit", "C01", "--role", "admin", input="short\n")
     assert short.exit_code == 1 and "at least 8 characters" in short.output
+
+
+def test_json_options_are_checked(db: Path) -> None:
+    bad_form = duban(db, "tasks", "submit", "1", "--by", "nobody", "--form", "[1]")
+    assert bad_form.exit_code == 1 and "--form: must be a JSON object" in bad_form.output
+    bad_data = duban(db, "events", "post", "cadre.appointed", "--unit", "G01", "--data", "{bad")
+    assert bad_data.exit_code == 1 and "--data: bad JSON" in bad_data.output
