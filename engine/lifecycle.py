@@ -182,8 +182,7 @@ def approve_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reas
     """Approve the current step; the last step makes the task done."""
     ctx = load(session, actor, task_id)
     _move(ctx, "approve")
-    approver = _approver(session, ctx, ctx.task.approval_step)
-    permissions.can_approve(actor, ctx.unit.path, task_id, approver or -1, ctx.task.submitted_by)
+    _check_approver(session, actor, ctx)
     step = ctx.task.approval_step + 1
     nxt = _approver(session, ctx, step)
     if nxt is None:
@@ -191,32 +190,26 @@ def approve_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reas
     ctx.task.approval_step = step
     _save(session, rt, ctx, actor, "approved", {"step": step, "reason": reason, "done": nxt is None})
     if nxt is None:
-        notify(session, rt, [{"task_id": task_id, "kind": "approved", "step": step, "unit_id": ctx.task.unit_id,
-                              "dedupe_key": dedupe_key(task_id, "approved", _count(session, task_id, "task.approved"))}])
+        _tell_branch(session, rt, ctx, "approved", {})
     return ctx.task
 
 
 def reject_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reason: str) -> Task:
     """Send the submission back to the branch with a reason."""
-    if not reason.strip():
-        raise InvalidInput([Problem(f"task {task_id}", "reason", "a rejection needs a reason")])
+    _require_reason(task_id, reason, "a rejection needs a reason")
     ctx = load(session, actor, task_id)
     _move(ctx, "reject")
-    approver = _approver(session, ctx, ctx.task.approval_step)
-    permissions.can_approve(actor, ctx.unit.path, task_id, approver or -1, ctx.task.submitted_by)
+    _check_approver(session, actor, ctx)
     ctx.task.state = S.open
     ctx.task.approval_step = 0
     _save(session, rt, ctx, actor, "rejected", {"reason": reason})
-    n = _count(session, task_id, "task.rejected")
-    notify(session, rt, [{"task_id": task_id, "kind": "rejected", "step": n, "unit_id": ctx.task.unit_id,
-                          "dedupe_key": dedupe_key(task_id, "rejected", n), "payload": {"reason": reason}}])
+    _tell_branch(session, rt, ctx, "rejected", {"reason": reason})
     return ctx.task
 
 
 def waive_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reason: str) -> Task:
     """The issuer lets a task go, with a reason."""
-    if not reason.strip():
-        raise InvalidInput([Problem(f"task {task_id}", "reason", "waiving needs a reason")])
+    _require_reason(task_id, reason, "waiving needs a reason")
     ctx = load(session, actor, task_id)
     _move(ctx, "waive")
     issuer = session.get(Unit, ctx.assignment.issuer_unit_id)
@@ -254,11 +247,33 @@ def urge_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reason:
     ctx = load(session, actor, task_id)
     _move(ctx, "urge")
     permissions.can_supervise(actor, ctx.task.unit_id, ctx.unit.path, task_id, "urge")
-    n = _count(session, task_id, "task.urged") + 1
-    _save(session, rt, ctx, actor, "urged", {"reason": reason, "n": n})
-    notify(session, rt, [{"task_id": task_id, "kind": "urge", "step": n, "unit_id": ctx.task.unit_id,
-                          "dedupe_key": dedupe_key(task_id, "urge", n), "payload": {"reason": reason, "by": actor.name}}])
+    _save(session, rt, ctx, actor, "urged", {"reason": reason, "n": _count(session, task_id, "task.urged") + 1})
+    _tell_branch(session, rt, ctx, "urge", {"reason": reason, "by": actor.name})
     return ctx.task
+
+
+def _require_reason(task_id: int, reason: str, message: str) -> None:
+    if not reason.strip():
+        raise InvalidInput([Problem(f"task {task_id}", "reason", message)])
+
+
+def _check_approver(session: Session, actor: Actor, ctx: TaskContext) -> None:
+    """Only the unit the chain names at this step approves or rejects, and never the submitter."""
+    approver = _approver(session, ctx, ctx.task.approval_step)
+    permissions.can_approve(actor, ctx.unit.path, ctx.task.id, approver or -1, ctx.task.submitted_by)
+
+
+# The audit action each notice kind follows; its count numbers the notices, so a task urged
+# (or rejected, or approved after a resubmission) again gets a new notice, never a duplicate.
+_NOTICE_ACTION = {"approved": "task.approved", "rejected": "task.rejected", "urge": "task.urged"}
+
+
+def _tell_branch(session: Session, rt: Runtime, ctx: TaskContext, kind: str, payload: dict[str, Any]) -> None:
+    """Notify the task's own unit, after the move's audit event is written."""
+    task_id = ctx.task.id
+    n = _count(session, task_id, _NOTICE_ACTION[kind])
+    notify(session, rt, [{"task_id": task_id, "kind": kind, "step": n, "unit_id": ctx.task.unit_id,
+                          "dedupe_key": dedupe_key(task_id, kind, n), "payload": payload}])
 
 
 def _count(session: Session, task_id: int, action: str) -> int:

@@ -153,6 +153,8 @@ def test_submit_approve_chain(world: Engine, replay) -> None:  # type: ignore[no
         assert lifecycle.approve_task(s, replay.rt, act(s, "c01-admin"), task.id).state == "done"
     with write_session(world) as s, pytest.raises(Conflict):
         lifecycle.approve_task(s, replay.rt, act(s, "c01-admin"), task.id)
+    # the branch hears once, when the last step approves
+    assert count(world, Notification, Notification.task_id == task.id, Notification.kind == "approved") == 1
     with read_session(world) as s:
         actions = [e["action"] for e in show_task(s, replay.rt.tz, OPERATOR, task.id)["audit"]]
     assert actions == ["task.created", "task.submitted", "task.approved", "task.approved"]
