@@ -20,7 +20,7 @@ from api.deps import COOKIE, Ctx, web_ctx
 from api.i18n import lang_of, translator
 from api.routes.auth import issue
 from engine import fanout, lifecycle, queries_api, reports, sessions, tasks
-from engine.attachments import store_file
+from engine.attachments import store_files
 from engine.errors import DubanError, InvalidInput, Throttled, Unauthenticated
 
 router = APIRouter(include_in_schema=False)
@@ -150,7 +150,7 @@ async def task_submit(request: Request, ctx: Caller, task_id: Annotated[int, Pat
         with ctx.read() as s:
             completion = queries_api.task_completion(s, ctx.actor, task_id)
         uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
-        stored = [store_file(ctx.rt, f.file, f.filename or "file") for f in uploads]
+        stored = store_files(ctx.rt, [(f.file, f.filename or "file", None) for f in uploads])
         progress = str(form.get("progress", "")).strip()
         with ctx.write() as s:
             lifecycle.submit_task(s, ctx.rt, ctx.actor, task_id, form=_form_values(form, completion), files=stored,

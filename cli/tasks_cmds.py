@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import typer
@@ -11,7 +12,7 @@ from rich.table import Table
 from cli.assignments_cmds import BY, JSON, acting, parse_date
 from cli.context import Context, ctx_of, emit_json, fail, parse_instant, parse_json_object, refusals
 from engine import lifecycle
-from engine.attachments import StoredFile, store_file
+from engine.attachments import store_files
 from engine.models import Task
 from engine.tasks import TaskFilter, list_tasks, task_summary
 
@@ -82,14 +83,15 @@ def tasks_submit(
     """Submit evidence (or report progress) for a task of one's own unit."""
     c = ctx_of(ctx)
     values = parse_json_object(form, "--form") or {}
-    stored: list[StoredFile] = []
+    uploads = []
     for item in file:
         label, sep, raw = str(item).partition("=")
         path = Path(raw) if sep else item
         if not path.is_file():
             fail(f"--file: {path}: no such file")
-        with path.open("rb") as stream:
-            stored.append(store_file(c.runtime, stream, path.name, label if sep else None))
+        uploads.append((path, label if sep else None))
+    with ExitStack() as opened:
+        stored = store_files(c.runtime, [(opened.enter_context(p.open("rb")), p.name, lb) for p, lb in uploads])
     with c.write() as session:
         task = lifecycle.submit_task(session, c.runtime, acting(c, session, by), task_id, form=values, files=stored,
                                      progress=progress)

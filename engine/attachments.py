@@ -1,7 +1,9 @@
 """Evidence files: checked by content, capped in size, stored content-addressed.
 
 A file lives at DATA_DIR/files/ab/cd/<sha256>; the name a user gave is kept only
-as a label in the database and is never used as a path.
+as a label in the database and is never used as a path. An upload is first staged
+under DATA_DIR/files/.incoming and enters the store only when it is attached to a
+task, so a refused submission leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -37,13 +39,14 @@ CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class StoredFile:
-    """A file already written to the store, waiting to be attached to a task."""
+    """An upload that passed its checks, staged until it is attached to a task."""
 
     sha256: str
     size: int
     content_type: str
     filename: str
     label: str | None = None
+    staged: Path | None = None
 
 
 def blob_path(data_dir: Path, sha256: str) -> Path:
@@ -52,12 +55,13 @@ def blob_path(data_dir: Path, sha256: str) -> Path:
 
 
 def store_file(rt: Runtime, stream: BinaryIO, filename: str, label: str | None = None) -> StoredFile:
-    """Copy an upload into the store (refusing it if too large or of a type not allowed)."""
+    """Stage an upload (refusing it if too large or of a type not allowed)."""
     where = f"file {Path(filename).name or '?'}"
-    root = rt.data_dir / "files"
-    root.mkdir(parents=True, exist_ok=True)
+    incoming = rt.data_dir / "files" / ".incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
-    fd, tmp_name = tempfile.mkstemp(dir=root, prefix=".upload-")
+    fd, tmp_name = tempfile.mkstemp(dir=incoming, prefix="upload-")
+    staged = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as tmp:
             head = b""
@@ -75,20 +79,41 @@ def store_file(rt: Runtime, stream: BinaryIO, filename: str, label: str | None =
         if kind is None or kind.mime not in ALLOWED:
             found = kind.mime if kind else "unrecognised content"
             raise InvalidInput([Problem(where, "type", f"{found} is not allowed; send PDF, images or Office files")])
-        sha = digest.hexdigest()
-        target = blob_path(rt.data_dir, sha)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp_name, target)
-        return StoredFile(sha, size, kind.mime, Path(filename).name[:255] or "file", label)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return StoredFile(digest.hexdigest(), size, kind.mime, Path(filename).name[:255] or "file", label, staged)
+
+
+def store_files(rt: Runtime, uploads: list[tuple[BinaryIO, str, str | None]]) -> list[StoredFile]:
+    """Stage several uploads: all of them, or (when one is refused) none."""
+    staged: list[StoredFile] = []
+    try:
+        for stream, filename, label in uploads:
+            staged.append(store_file(rt, stream, filename, label))
+    except BaseException:
+        discard(staged)
+        raise
+    return staged
+
+
+def discard(files: list[StoredFile]) -> None:
+    """Remove staged uploads that were not attached (a no-op for attached ones)."""
+    for f in files:
+        if f.staged is not None:
+            f.staged.unlink(missing_ok=True)
 
 
 def attach_files(session: Session, rt: Runtime, actor: Actor, task_id: int, files: list[StoredFile]) -> None:
-    """Record stored files as a task's evidence."""
+    """Record staged files as a task's evidence and move them into the store."""
     if not files:
         return
+    for f in files:
+        target = blob_path(rt.data_dir, f.sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if f.staged is not None and f.staged.exists():
+            # Same content, same name: an existing blob is already this file.
+            os.replace(f.staged, target)
     now: datetime = rt.now()
     session.execute(
         insert(Attachment.__table__),

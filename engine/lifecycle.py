@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit, catalog, permissions, routing, tree
 from engine.actors import Actor
-from engine.attachments import StoredFile, attach_files
+from engine.attachments import StoredFile, attach_files, discard
 from engine.errors import Conflict, InvalidInput, NotFound, Problem
 from engine.evidence import check_attachments, validate_form
 from engine.language.model import Definition
@@ -115,15 +115,27 @@ def submit_task(
     files: list[StoredFile] | None = None,
     progress: float | None = None,
 ) -> Task:
-    """Hand in the evidence (or a progress increment) for a task of one's own unit."""
+    """Hand in the evidence (or a progress increment) for a task of one's own unit.
+
+    Staged files are attached when everything is valid, and discarded when anything is refused.
+    """
+    try:
+        return _submit(session, rt, actor, task_id, form or {}, files or [], progress)
+    finally:
+        discard(files or [])
+
+
+def _submit(
+    session: Session, rt: Runtime, actor: Actor, task_id: int, form: dict[str, Any], files: list[StoredFile],
+    progress: float | None,
+) -> Task:
     ctx = load(session, actor, task_id)
     permissions.can_act_on_own_task(actor, ctx.task.unit_id, ctx.unit.path, task_id)
     completion = ctx.defn.completion
     where = f"task {task_id}"
     counting = completion.target is not None or ctx.defn.times > 1
     _move(ctx, "progress" if counting else "submit")
-    clean = validate_form(completion, form or {}, ctx.task.period, where)
-    files = files or []
+    clean = validate_form(completion, form, ctx.task.period, where)
     already = session.scalar(select(func.count()).where(Attachment.task_id == task_id)) or 0
     check_attachments(completion, [f.label for f in files], already, where)
     increment = _increment(ctx, progress, where)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Path, UploadFile
 from api.deps import Api
 from api.docs import ok
 from engine import catalog, queries_api
-from engine.errors import DefinitionError, Problem
+from engine.errors import DefinitionError
 from engine.language.loader import MAX_FILE_BYTES, parse_definition_bytes
 
 router = APIRouter(prefix="/api/v1/definitions", tags=["definitions"])

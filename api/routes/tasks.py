@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from api.deps import Api
 from api.docs import PAGE_EXAMPLE, TASK_EXAMPLE, ok
 from engine import lifecycle, tasks
-from engine.attachments import StoredFile, store_file
+from engine.attachments import StoredFile, store_files
 from engine.errors import InvalidInput, Problem
 from engine.models import Task
 
@@ -111,10 +111,10 @@ def submit(
 ) -> dict[str, Any]:
     values = _form(form)
     names = labels or []
-    stored: list[StoredFile] = [
-        store_file(ctx.rt, f.file, f.filename or "file", names[i] if i < len(names) and names[i] else None)
+    stored: list[StoredFile] = store_files(ctx.rt, [
+        (f.file, f.filename or "file", names[i] if i < len(names) and names[i] else None)
         for i, f in enumerate(files or [])
-    ]
+    ])
     with ctx.write() as s:
         task = lifecycle.submit_task(s, ctx.rt, ctx.actor, task_id, form=values, files=stored, progress=progress)
         return moved(ctx, task)

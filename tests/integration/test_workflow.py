@@ -235,10 +235,18 @@ def test_times_counts_occurrences_and_attachments(world: Engine, replay) -> None
         lifecycle.submit_task(s, replay.rt, act(s, "g01-staff"), p.id)
     with pytest.raises(InvalidInput, match="not allowed"):
         store_file(replay.rt, io.BytesIO(b"#!/bin/sh\nrm -rf /\n"), "photo.png")
+    store = replay.rt.data_dir / "files"
+    # A refused submission leaves the file store as it was: the staged upload is discarded.
+    stray = store_file(replay.rt, io.BytesIO(PNG), "stray.png")
+    w2 = next(t for t in tasks_of(world, weekly.assignment_id) if t.unit_id == 7)
+    with write_session(world) as s, pytest.raises(InvalidInput, match="takes no files"):
+        lifecycle.submit_task(s, replay.rt, act(s, "g02-staff"), w2.id, files=[stray])
+    assert [f for f in store.rglob("*") if f.is_file()] == []
     photo = store_file(replay.rt, io.BytesIO(PNG), "../../etc/passwd.png")
     assert photo.filename == "passwd.png" and photo.content_type == "image/png"
     with write_session(world) as s:
         assert lifecycle.submit_task(s, replay.rt, act(s, "g01-staff"), p.id, files=[photo]).state == "done"
+    assert [f.name for f in store.rglob("*") if f.is_file()] == [photo.sha256]
 
 
 def test_lists_are_confined_to_the_subtree(world: Engine, replay) -> None:  # type: ignore[no-untyped-def]
