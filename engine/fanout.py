@@ -407,24 +407,20 @@ def withdraw_assignment(session: Session, rt: Runtime, actor: Actor, assignment_
 
 
 def list_assignments(session: Session, actor: Actor) -> list[dict[str, Any]]:
-    """Assignments whose scope the actor sees."""
+    """Assignments the actor sees: those inside its subtree and those whose scope covers its unit."""
     scope = units.alias("scope")
     stmt = (
-        select(assignments, scope.c.code.label("scope_code"), scope.c.path.label("scope_path"))
+        select(assignments, scope.c.code.label("scope_code"))
         .join(scope, scope.c.id == assignments.c.scope_unit_id)
+        .where(permissions.visible_scope(actor, scope.c.path))
         .order_by(assignments.c.id)
     )
-    out = []
-    for r in session.execute(stmt).mappings():
-        # Visible: assignments inside the actor's subtree, and those whose scope covers the actor's unit.
-        covers = actor.unit_path.startswith(r["scope_path"])
-        if not (permissions.sees(actor, r["scope_path"]) or covers):
-            continue
-        out.append({
+    return [
+        {
             "id": r["id"], "definition_id": r["def_id"], "scope": r["scope_code"], "state": r["state"],
             "trigger": r["trigger"], "issued_by": r["issued_by"], "last_period": r["last_period"],
             "due": r["due_override"].isoformat() if r["due_override"] else None,
             "until": r["until"].isoformat() if r["until"] else None, "created_at": r["created_at"].isoformat(),
-        })
-    return out
-
+        }
+        for r in session.execute(stmt).mappings()
+    ]

@@ -14,6 +14,9 @@ chain names at that step; waiving belongs to the issuer (or a unit above it).
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, or_, true
+
+from engine import tree
 from engine.actors import Actor
 from engine.errors import Forbidden, NotFound, NotInScope
 from engine.models import Role
@@ -22,6 +25,14 @@ from engine.models import Role
 def sees(actor: Actor, unit_path: str) -> bool:
     """Whether the unit at `unit_path` lies in the actor's subtree."""
     return actor.is_operator or unit_path.startswith(actor.unit_path)
+
+
+def visible_scope(actor: Actor, scope_path: ColumnElement[str]) -> ColumnElement[bool]:
+    """SQL condition: an assignment scope inside the actor's subtree, or one that covers the actor's unit."""
+    if actor.is_operator:
+        return true()
+    covering = [actor.unit_path[:i] for i in range(tree.SEGMENT, len(actor.unit_path) + 1, tree.SEGMENT)]
+    return or_(tree.in_subtree(actor.unit_path, scope_path), scope_path.in_(covering))
 
 
 def require_sees(actor: Actor, unit_path: str, unit_code: str) -> None:

@@ -272,3 +272,15 @@ def test_withdraw_cancels_unfinished_tasks(world: Engine, replay) -> None:  # ty
         assert fanout.withdraw_assignment(s, replay.rt, act(s, "c01-admin"), a.assignment_id, "重复下达") == 4
     assert {t.state for t in tasks_of(world, a.assignment_id)} == {"cancelled"}
     assert {t.next_action_at for t in tasks_of(world, a.assignment_id)} == {None}
+
+
+def test_assignment_lists_follow_the_tree(world: Engine, replay) -> None:  # type: ignore[no-untyped-def]
+    with write_session(world) as s:
+        city = fanout.assign_definition(s, replay.rt, act(s, "c01-admin"), "test-congress", "C01").assignment_id
+        k01 = fanout.assign_definition(s, replay.rt, act(s, "k01-admin"), "test-training", "K01").assignment_id
+        k02 = fanout.assign_definition(s, replay.rt, act(s, "k02-admin"), "test-training", "K02").assignment_id
+    with read_session(world) as s:
+        seen = {a["id"] for a in fanout.list_assignments(s, act(s, "t01-viewer"))}
+        assert seen == {city, k01}  # both cover T01; K02's does not
+        assert {a["id"] for a in fanout.list_assignments(s, act(s, "c01-viewer"))} == {city, k01, k02}
+        assert {a["id"] for a in fanout.list_assignments(s, OPERATOR)} == {city, k01, k02}
