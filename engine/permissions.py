@@ -123,3 +123,19 @@ def can_post_event(actor: Actor, unit_path: str, unit_code: str) -> None:
     require_sees(actor, unit_path, unit_code)
     if not actor.is_operator and actor.role == Role.viewer:
         raise Forbidden("a viewer cannot post events")
+
+
+def can_import_units(actor: Actor) -> None:
+    """Importing units reshapes the tree: an admin of a top-level union (or the operator).
+
+    Each row is checked against the actor's subtree by the import itself (engine/units.py).
+    """
+    if actor.is_operator:
+        return
+    if actor.role != Role.admin or len(actor.unit_path) != tree.SEGMENT:
+        raise Forbidden("only an admin of the top-level union imports units")
+
+
+def can_upload_definitions(actor: Actor) -> None:
+    """Writing the plan's definitions: any admin (the operator too)."""
+    _admin(actor, "upload definitions")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from engine import audit, tree
+from engine import audit, permissions, tree
 from engine.actors import Actor
 from engine.contacts import parse_contacts
 from engine.db import is_sqlite
@@ -74,6 +74,8 @@ def import_units(
     parsed, problems = _parse(str(path), rows)
     existing = _existing(session, [r.code for r in parsed] + [r.parent_code for r in parsed if r.parent_code])
     problems += _check_tree(str(path), parsed, existing)
+    if not actor.is_operator:
+        problems += _check_scope(str(path), parsed, existing, actor)
     if problems:
         raise ImportRefused(problems)
     return _apply(session, now, actor, str(path), _topological(parsed, existing), existing, progress)
@@ -196,6 +198,22 @@ def _check_tree(name: str, rows: list[UnitRow], existing: dict[str, Known]) -> l
             code = parent_of[code]
     if existing and any(r.code in existing for r in rows):
         problems += _subtree_cycles(name, rows, existing)
+    return problems
+
+
+def _check_scope(name: str, rows: list[UnitRow], existing: dict[str, Known], actor: Actor) -> list[Problem]:
+    """An account reshapes only its own subtree; new top-level unions are the operator's."""
+    problems = []
+    for r in rows:
+        where = f"{name}:{r.line}"
+        known = existing.get(r.code)
+        if known is not None and not permissions.sees(actor, known.path):
+            problems.append(Problem(where, "code", f"{r.code} is taken by a unit outside your subtree"))
+        parent = existing.get(r.parent_code)
+        if parent is not None and not permissions.sees(actor, parent.path):
+            problems.append(Problem(where, "parent_code", f"unknown parent {r.parent_code}"))
+        if not r.parent_code and not (known is not None and not known.parent_code):
+            problems.append(Problem(where, "parent_code", "only the operator adds a top-level union"))
     return problems
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Path, UploadFile
 
 from api.deps import Api
 from api.docs import ok
-from engine import catalog, queries_api
+from engine import catalog, permissions, queries_api
 from engine.errors import DefinitionError
 from engine.language.loader import MAX_FILE_BYTES, parse_definition_bytes
 
@@ -37,7 +37,7 @@ def show(ctx: Api, def_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any
              "file becomes the definition's next version. Admins only.",
              responses=ok([{"id": "member-congress", "version": 1, "status": "new"}]))
 def upload(ctx: Api, files: Annotated[list[UploadFile], File(description="definition files (*.yaml)")]) -> list[dict[str, object]]:
-    queries_api.require_definition_upload(ctx.actor)
+    permissions.can_upload_definitions(ctx.actor)
     loaded, problems = [], []
     for f in files:
         name = (f.filename or "upload.yaml").rsplit("/", 1)[-1]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Path, Query, UploadFile
 from api.deps import Api
 from api.docs import ok
 from api.uploads import as_temp_file
-from engine import queries_api
+from engine import permissions, queries_api
 from engine.units import import_units
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
@@ -38,7 +38,7 @@ def list_(
              "refused whole, every problem named by row and column, and nothing changes. An admin of the top-level "
              "union only.", responses=ok({"created": 10, "updated": 0, "moved": 0, "unchanged": 0}))
 def import_(ctx: Api, file: Annotated[UploadFile, File(description="CSV or XLSX")]) -> dict[str, Any]:
-    queries_api.require_unit_import(ctx.actor)
+    permissions.can_import_units(ctx.actor)
     with as_temp_file(file, ctx.rt.max_upload_bytes) as path, ctx.write() as s:
         return import_units(s, ctx.rt.now(), ctx.actor, path).to_json()
 

@@ -174,3 +174,29 @@ def test_the_audit_log_refuses_update_and_delete(db: Engine) -> None:
                 conn.execute(text(statement))
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit WHERE actor = 'operator'")).scalar() == 1
+
+
+def test_an_account_imports_only_inside_its_subtree(db: Engine, tmp_path: Path) -> None:
+    from engine.actors import actor_for
+    from engine.accounts import add_account
+
+    load(db, FIXTURES / "tree.csv")
+    with write_session(db) as s:
+        add_account(s, NOW, OPERATOR, "k01-admin", "K01", "admin", "password123")
+    before = dump(db)
+    body = (
+        "T09,新街道工会,K01,township,,\n"      # inside: fine on its own
+        "X1,越界工会,T02,grassroots,,\n"        # T02 lies under K02
+        "G03,改名,T02,grassroots,,\n"           # an existing unit outside the subtree
+        "R9,另一市总工会,,municipal,,\n"         # a new top-level union
+    )
+    with write_session(db) as s, pytest.raises(ImportRefused) as refused:
+        import_units(s, NOW, actor_for(s, "k01-admin"), write_csv(tmp_path, body))
+    message = str(refused.value).replace(str(tmp_path) + "/", "")
+    assert "units.csv:3: parent_code: unknown parent T02" in message
+    assert "units.csv:4: code: G03 is taken by a unit outside your subtree" in message
+    assert "units.csv:5: parent_code: only the operator adds a top-level union" in message
+    assert "units.csv:2" not in message
+    assert dump(db) == before
+    with write_session(db) as s:
+        assert import_units(s, NOW, actor_for(s, "k01-admin"), write_csv(tmp_path, body.splitlines()[0] + "\n")).created == 1
