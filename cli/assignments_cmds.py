@@ -9,9 +9,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import Context, ctx_of, emit_json, fail, parse_instant, parse_json_object, refusals
+from cli.context import (
+    BY,
+    JSON,
+    acting,
+    ctx_of,
+    emit_json,
+    fail,
+    parse_instant,
+    parse_json_object,
+    refusals,
+)
 from engine import catalog, fanout, reports
-from engine.actors import OPERATOR, Actor, actor_for
 from engine.errors import InvalidInput, Problem
 from engine.language.loader import load_paths
 from engine.language.model import EveryTrigger
@@ -24,8 +33,6 @@ out = Console()
 assignments_app = typer.Typer(help="Assignments of definitions to subtrees.", no_args_is_help=True)
 targets_app = typer.Typer(help="Numeric targets.", no_args_is_help=True)
 events_app = typer.Typer(help="Events that create tasks.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
-BY = typer.Option(None, "--by", help="Act as this account (default: the operator).")
 
 
 def register(app: typer.Typer) -> None:
@@ -35,11 +42,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(events_app, name="events")
     app.command("preview")(preview)
     app.command("report")(report)
-
-
-def acting(c: Context, session: object, by: str | None) -> Actor:
-    """The account named by --by, or the operator."""
-    return actor_for(session, by) if by else OPERATOR  # type: ignore[arg-type]
 
 
 def parse_date(text: str | None, option: str) -> date | None:
@@ -81,7 +83,7 @@ def assign(
     values = read_targets(targets) if targets else None
     with c.write() as session:
         result = fanout.assign_definition(
-            session, c.runtime, acting(c, session, by), def_id, scope,
+            session, c.runtime, acting(session, by), def_id, scope,
             due=parse_date(due, "--due"), until=parse_date(until, "--until"), targets=values,
         )
     if json:
@@ -97,7 +99,7 @@ def assignments_list(ctx: typer.Context, by: str = BY, json: bool = JSON) -> Non
     """Assignments visible to the actor."""
     c = ctx_of(ctx)
     with c.read() as session:
-        rows = fanout.list_assignments(session, acting(c, session, by))
+        rows = fanout.list_assignments(session, acting(session, by))
     if json:
         emit_json(rows)
         return
@@ -116,7 +118,7 @@ def assignments_withdraw(
     """Withdraw an assignment; its unfinished tasks are cancelled."""
     c = ctx_of(ctx)
     with c.write() as session:
-        n = fanout.withdraw_assignment(session, c.runtime, acting(c, session, by), assignment_id, reason)
+        n = fanout.withdraw_assignment(session, c.runtime, acting(session, by), assignment_id, reason)
     emit_json({"assignment_id": assignment_id, "cancelled": n}) if json else out.print(f"withdrawn; {n} tasks cancelled")
 
 
@@ -130,7 +132,7 @@ def targets_split(
     c = ctx_of(ctx)
     shares = read_targets(file)
     with c.write() as session:
-        split_target(session, c.runtime, acting(c, session, by), assignment_id, unit, shares)
+        split_target(session, c.runtime, acting(session, by), assignment_id, unit, shares)
     emit_json({"assignment_id": assignment_id, "unit": unit, "shares": shares}) if json else out.print(
         f"{unit}: target split among {len(shares)} units"
     )
@@ -153,7 +155,7 @@ def events_post(
     payload = parse_json_object(data, "--data")
     when = parse_instant(at, "--at") if at else None
     with c.write() as session:
-        created = fanout.post_event(session, c.runtime, acting(c, session, by), name, unit, subject=subject, at=when,
+        created = fanout.post_event(session, c.runtime, acting(session, by), name, unit, subject=subject, at=when,
                                     data=payload)
     emit_json({"event": name, "unit": unit, "tasks": created}) if json else out.print(
         f"{name} at {unit}: {len(created)} tasks created"
@@ -213,7 +215,7 @@ def report(
     """Roll-up of a unit's subtree: one row per child unit and per definition."""
     c = ctx_of(ctx)
     with c.read() as session:
-        doc = reports.rollup(session, c.runtime.now(), acting(c, session, by), code, definition)
+        doc = reports.rollup(session, c.runtime.now(), acting(session, by), code, definition)
     if xlsx:
         xlsx.write_bytes(reports.rollup_xlsx(doc))
     if json:

@@ -19,11 +19,14 @@ from sqlmodel import Session
 
 from api.bootstrap import build_engine, build_runtime
 from api.settings import Settings
+from engine.actors import OPERATOR, Actor, actor_for
 from engine.db import read_session, write_session
 from engine.errors import DubanError
 from engine.runtime import Runtime
 
 err = Console(stderr=True)
+JSON = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
+BY = typer.Option(None, "--by", help="Act as this account (default: the operator).")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -67,6 +70,11 @@ class Context:
     def read(self) -> Iterator[Session]:
         with read_session(self.engine) as session:
             yield session
+
+
+def acting(session: Session, by: str | None) -> Actor:
+    """The account named by --by, or the operator."""
+    return actor_for(session, by) if by else OPERATOR
 
 
 def ctx_of(typer_ctx: typer.Context) -> Context:

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import ctx_of, emit_json, parse_instant, refusals
+from cli.context import JSON, ctx_of, emit_json, parse_instant, refusals
 from engine.delivery import deliver_outbox
 from engine.outbox import list_outbox, retry_dead
 from engine.sweep import run_periodic
@@ -14,7 +14,6 @@ from flows.wiring import delivery_options, transports
 
 out = Console()
 outbox_app = typer.Typer(help="Notices waiting to go out, sent, or dead.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
 NOW = typer.Option(None, "--now", help="The clock for this run (same as the global --now).")
 
 

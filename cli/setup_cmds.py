@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import ctx_of, emit_json, fail, progress_bar, refusals
+from cli.context import BY, JSON, acting, ctx_of, emit_json, fail, progress_bar, refusals
 from engine import catalog, schema
 from engine.accounts import add_account
 from engine.actors import OPERATOR
@@ -26,7 +26,6 @@ definitions_app = typer.Typer(help="Plan items, as YAML definitions.", no_args_i
 contacts_app = typer.Typer(help="Where a unit's notices go.", no_args_is_help=True)
 calendar_app = typer.Typer(help="The statutory working-day calendar.", no_args_is_help=True)
 
-JSON = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
 
 
 def register(app: typer.Typer) -> None:
@@ -54,11 +53,11 @@ def init(ctx: typer.Context, json: bool = JSON) -> None:
 
 @units_app.command("import")
 @refusals
-def units_import(ctx: typer.Context, file: Path, json: bool = JSON) -> None:
+def units_import(ctx: typer.Context, file: Path, by: str = BY, json: bool = JSON) -> None:
     """Import units from CSV or XLSX: code,name,parent_code,level,tags,attrs[,contacts] (upsert by code)."""
     c = ctx_of(ctx)
     with c.write() as session, progress_bar("importing units", not json) as progress:
-        result = import_units(session, c.runtime.now(), OPERATOR, file, progress)
+        result = import_units(session, c.runtime.now(), acting(session, by), file, progress)
     if json:
         emit_json(result.to_json())
     else:

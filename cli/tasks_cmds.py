@@ -9,8 +9,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.assignments_cmds import BY, JSON, acting, parse_date
-from cli.context import Context, ctx_of, emit_json, fail, parse_instant, parse_json_object, refusals
+from cli.assignments_cmds import parse_date
+from cli.context import (
+    BY,
+    JSON,
+    Context,
+    acting,
+    ctx_of,
+    emit_json,
+    fail,
+    parse_instant,
+    parse_json_object,
+    refusals,
+)
 from engine import lifecycle
 from engine.attachments import store_files
 from engine.models import Task
@@ -44,7 +55,7 @@ def tasks_list(
     rt = c.runtime
     instant = parse_instant(now, "--now") if now else rt.now()
     with c.read() as session:
-        page = list_tasks(session, instant, rt.tz, acting(c, session, by),
+        page = list_tasks(session, instant, rt.tz, acting(session, by),
                           TaskFilter(unit, subtree, state, overdue, definition, limit, offset))
     if json:
         emit_json(page)
@@ -93,7 +104,7 @@ def tasks_submit(
     with ExitStack() as opened:
         stored = store_files(c.runtime, [(opened.enter_context(p.open("rb")), p.name, lb) for p, lb in uploads])
     with c.write() as session:
-        task = lifecycle.submit_task(session, c.runtime, acting(c, session, by), task_id, form=values, files=stored,
+        task = lifecycle.submit_task(session, c.runtime, acting(session, by), task_id, form=values, files=stored,
                                      progress=progress)
     _show(c, task, json, "submitted")
 
@@ -110,7 +121,7 @@ def _simple(action: str, verb: str, needs_due: bool = False):  # type: ignore[no
     ) -> None:
         c = ctx_of(ctx)
         with c.write() as session:
-            actor = acting(c, session, by)
+            actor = acting(session, by)
             service = getattr(lifecycle, f"{action}_task")
             if needs_due:
                 new_due = parse_date(due, "--due")

@@ -85,3 +85,12 @@ def test_json_options_are_checked(db: Path) -> None:
     assert bad_form.exit_code == 1 and "--form: must be a JSON object" in bad_form.output
     bad_data = duban(db, "events", "post", "cadre.appointed", "--unit", "G01", "--data", "{bad")
     assert bad_data.exit_code == 1 and "--data: bad JSON" in bad_data.output
+
+
+def test_units_import_as_an_account_stays_in_its_subtree(db: Path, tmp_path: Path) -> None:
+    assert duban(db, "accounts", "add", "k01-admin", "--unit", "K01", "--role", "admin", input="password123\n").exit_code == 0
+    rows = tmp_path / "more.csv"
+    rows.write_text("code,name,parent_code,level,tags,attrs\nX1,越界工会,T02,grassroots,,\n", encoding="utf-8")
+    result = duban(db, "units", "import", str(rows), "--by", "k01-admin")
+    assert result.exit_code == 1 and "more.csv:2: parent_code: unknown parent T02" in result.output
+    assert duban(db, "units", "import", str(rows)).exit_code == 0  # the operator may
