@@ -202,6 +202,19 @@ def _with_lock_retry(engine: Engine, work: Callable[[Session], int], tries: int 
     raise AssertionError("unreachable")
 
 
+def _exists(engine: Engine, probe: Select[Any]) -> bool:
+    """Whether `probe` finds a row, asked in a read transaction: an idle sweep never takes the write lock."""
+    with engine.connect() as conn:
+        return conn.execute(probe.limit(1)).first() is not None
+
+
+def _anything_due(engine: Engine, now: datetime, partition: str | None) -> bool:
+    probe = select(tasks.c.id).where(tasks.c.next_action_at <= now)
+    if partition:
+        probe = probe.join(units, units.c.id == tasks.c.unit_id).where(in_subtree(partition))
+    return _exists(engine, probe)
+
+
 def sweep_due(
     engine: Engine,
     rt: Runtime,
@@ -215,8 +228,11 @@ def sweep_due(
     result = SweepResult()
     calendar_key = (engine.url.render_as_string(hide_password=True), tuple(rt.calendar.known_years()))
     if partition is None and calendar_key not in _recomputed:
-        result.provisional_recomputed = _with_lock_retry(engine, lambda s: recompute_provisional(s, rt))
+        if _exists(engine, select(tasks.c.id).where(tasks.c.calendar_provisional.is_(True))):
+            result.provisional_recomputed = _with_lock_retry(engine, lambda s: recompute_provisional(s, rt))
         _recomputed.add(calendar_key)
+    if not _anything_due(engine, now, partition):
+        return result
     # One run key per sweep: each recipient's notices of this sweep become one digest.
     run_key = f"sweep-{utc(now).strftime('%Y%m%dT%H%M%SZ')}"
     cache: TimelineCache | None = None

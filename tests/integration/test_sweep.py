@@ -342,3 +342,24 @@ def test_an_idle_sweep_reads_only_the_index(db: Engine, backend: str, replay: An
             s.execute(text("SET enable_seqscan = off"))
             plan = " ".join(str(r) for r in s.execute(text("EXPLAIN " + sql)))
             assert "ix_task_next_action_at" in plan, plan
+
+
+@pytest.mark.sqlite_only
+def test_an_idle_sweep_takes_no_write_lock(db: Engine, db_url: str, replay: Any) -> None:
+    import sqlite3
+
+    world(db, replay.rt)
+    replay.at("2026-03-03T09:00")
+    sweep_due(db, replay.rt)  # the process's first sweep also re-times provisional tasks, under the lock
+    # Another process holds SQLite's write lock; an idle sweep must not queue behind it.
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        done = threading.Event()
+        thread = threading.Thread(target=lambda: (sweep_due(db, replay.rt), done.set()), daemon=True)
+        thread.start()
+        thread.join(10)  # far below the 30 s busy timeout a locking sweep would wait
+        assert done.is_set()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
