@@ -284,3 +284,31 @@ def test_assignment_lists_follow_the_tree(world: Engine, replay) -> None:  # typ
         assert seen == {city, k01}  # both cover T01; K02's does not
         assert {a["id"] for a in fanout.list_assignments(s, act(s, "c01-viewer"))} == {city, k01, k02}
         assert {a["id"] for a in fanout.list_assignments(s, OPERATOR)} == {city, k01, k02}
+
+
+def test_the_roll_up_counts_each_child_subtree(world: Engine, replay) -> None:  # type: ignore[no-untyped-def]
+    from engine.reports import rollup, rollup_xlsx
+
+    with write_session(world) as s:
+        congress = fanout.assign_definition(s, replay.rt, act(s, "c01-admin"), "test-congress", "C01")
+        fanout.assign_definition(s, replay.rt, act(s, "c01-admin"), "test-organise", "C01", targets={"K02": 5})
+    g01 = next(t for t in tasks_of(world, congress.assignment_id) if t.unit_id == 6)
+    with write_session(world) as s:
+        lifecycle.waive_task(s, replay.rt, act(s, "c01-admin"), g01.id, "关停")
+    replay.at("2026-09-01T12:00")
+    with read_session(world) as s:
+        report = rollup(s, replay.rt.now(), OPERATOR, "C01")
+        only = rollup(s, replay.rt.now(), OPERATOR, "C01", definition="test-organise")
+        with pytest.raises(NotFound):
+            rollup(s, replay.rt.now(), act(s, "k01-admin"), "K02")
+    children = {r["code"]: r for r in report["children"]}
+    # K01: K01 and T01 (organise), G01 (congress, waived), G02 (congress); K02 likewise with T02, G03, G04
+    assert (children["K01"]["tasks"], children["K01"]["waived"], children["K01"]["open"]) == (4, 1, 3)
+    assert (children["K02"]["tasks"], children["K02"]["target"]) == (4, 5.0)
+    # on 09-01 the congress (due 06-30) is late; organising (due 9 months after 03-02) is not yet
+    assert children["K02"]["overdue"] == 2 and children["K01"]["overdue"] == 1
+    assert children["K01"]["done_pct"] == 0.0
+    assert report["total"]["tasks"] == 8 and report["own"] is None
+    assert {d["definition_id"]: d["tasks"] for d in report["definitions"]} == {"test-congress": 4, "test-organise": 4}
+    assert only["total"]["tasks"] == 4 and [d["definition_id"] for d in only["definitions"]] == ["test-organise"]
+    assert rollup_xlsx(report)[:2] == b"PK"
