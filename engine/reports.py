@@ -37,72 +37,81 @@ def _measures(now: datetime) -> list[Any]:
     ]
 
 
-def _row(r: Any) -> dict[str, Any]:
-    counted = (r.tasks or 0) - (r.waived or 0)
+FIELDS = ("tasks", "done", "submitted", "open", "waived", "overdue", "escalated", "progress")
+
+
+def _row(totals: dict[str, Any]) -> dict[str, Any]:
+    counted = totals["tasks"] - totals["waived"]
     return {
-        "tasks": r.tasks or 0, "done": r.done or 0, "submitted": r.submitted or 0, "open": r.open or 0,
-        "waived": r.waived or 0, "overdue": r.overdue or 0, "escalated": r.escalated or 0,
-        "progress": float(r.progress or 0), "target": float(r.target) if r.target is not None else None,
-        "done_pct": round(100.0 * (r.done or 0) / counted, 1) if counted > 0 else None,
+        **{k: int(totals[k]) for k in FIELDS if k != "progress"},
+        "progress": float(totals["progress"]),
+        "target": float(totals["target"]) if totals["target"] is not None else None,
+        "done_pct": round(100.0 * totals["done"] / counted, 1) if counted > 0 else None,
     }
+
+
+def _zero() -> dict[str, Any]:
+    return {**{k: 0 for k in FIELDS}, "target": None}
+
+
+def _add(into: dict[str, Any], r: Any) -> None:
+    for k in FIELDS:
+        into[k] += getattr(r, k) or 0
+    if r.target is not None:
+        into["target"] = (into["target"] or 0) + r.target
 
 
 def rollup(
     session: Session, now: datetime, actor: Actor, code: str, definition: str | None = None
 ) -> dict[str, Any]:
-    """Per child unit and per definition: tasks, done, open, overdue, escalated, progress and target."""
+    """Per child unit and per definition: tasks, done, open, overdue, escalated, progress and target.
+
+    One scan of the subtree grouped by (child, assignment); the three views are summed from it.
+    """
     root = tree.get_unit(session, code)
     permissions.require_sees(actor, root.path, root.code)
-    cut = len(root.path) + tree.SEGMENT
-    child_prefix = func.substr(units.c.path, 1, cut).label("prefix")
-    base = tasks.join(units, units.c.id == tasks.c.unit_id)
+    child_prefix = func.substr(units.c.path, 1, len(root.path) + tree.SEGMENT).label("prefix")
     conds = [tree.in_subtree(root.path)]
     if definition:
-        base = base.join(assignments, assignments.c.id == tasks.c.assignment_id)
-        conds.append(assignments.c.def_id == definition)
-    by_child = session.execute(
-        select(child_prefix, *_measures(now)).select_from(base).where(*conds).group_by(child_prefix)
+        conds.append(tasks.c.assignment_id.in_(select(assignments.c.id).where(assignments.c.def_id == definition)))
+    groups = session.execute(
+        select(child_prefix, tasks.c.assignment_id, *_measures(now))
+        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
+        .where(*conds)
+        .group_by(child_prefix, tasks.c.assignment_id)
     ).all()
+    def_of = dict(session.execute(
+        select(assignments.c.id, assignments.c.def_id).where(assignments.c.id.in_({g.assignment_id for g in groups}))
+    ).all()) if groups else {}
     children = {
         r.path: r for r in session.execute(
             select(units.c.path, units.c.code, units.c.name, units.c.level).where(units.c.parent_id == root.id)
         )
     }
-    rows = []
-    own = None
-    for r in by_child:
-        if r.prefix == root.path:
-            own = _row(r)
-            continue
-        child = children.get(r.prefix)
-        if child is not None:
-            rows.append({"code": child.code, "name": child.name, "level": child.level, **_row(r)})
-    reported = {x["code"] for x in rows}
-    for child in children.values():
-        if child.code not in reported:
-            rows.append({"code": child.code, "name": child.name, "level": child.level, **_row(_Empty())})
-    rows.sort(key=lambda x: x["code"])
-    by_def_base = tasks.join(units, units.c.id == tasks.c.unit_id).join(assignments, assignments.c.id == tasks.c.assignment_id)
-    by_def = session.execute(
-        select(assignments.c.def_id, *_measures(now)).select_from(by_def_base)
-        .where(*conds).group_by(assignments.c.def_id).order_by(assignments.c.def_id)
-    ).all()
-    total = session.execute(select(*_measures(now)).select_from(base).where(*conds)).one()
+    total, own = _zero(), None
+    by_child = {path: _zero() for path in children}
+    by_def: dict[str, dict[str, Any]] = {}
+    for g in groups:
+        _add(total, g)
+        _add(by_def.setdefault(def_of[g.assignment_id], _zero()), g)
+        if g.prefix == root.path:
+            own = own or _zero()
+            _add(own, g)
+        elif g.prefix in by_child:
+            _add(by_child[g.prefix], g)
+    rows = sorted(
+        ({"code": c.code, "name": c.name, "level": c.level, **_row(by_child[path])} for path, c in children.items()),
+        key=lambda x: x["code"],
+    )
     return {
         "unit": {"code": root.code, "name": root.name, "level": root.level},
         "as_of": now.isoformat(),
         "definition": definition,
         "total": _row(total),
-        "own": own,
+        "own": _row(own) if own is not None else None,
         "children": rows,
-        "definitions": [{"definition_id": r.def_id, **_row(r)} for r in by_def],
+        "definitions": [{"definition_id": d, **_row(by_def[d])} for d in sorted(by_def)],
     }
-
-
-class _Empty:
-    tasks = done = submitted = open = waived = overdue = escalated = 0
-    progress = 0.0
-    target = None
 
 
 def rollup_xlsx(report: dict[str, Any]) -> bytes:
