@@ -208,11 +208,18 @@ def _exists(engine: Engine, probe: Select[Any]) -> bool:
         return conn.execute(probe.limit(1)).first() is not None
 
 
+# Built once: an idle sweep is mostly this probe, and building a statement costs more than running it.
+_DUE_PROBE = (
+    select(tasks.c.id).where(tasks.c.next_action_at <= bindparam("now", type_=tasks.c.next_action_at.type)).limit(1)
+)
+
+
 def _anything_due(engine: Engine, now: datetime, partition: str | None) -> bool:
-    probe = select(tasks.c.id).where(tasks.c.next_action_at <= now)
     if partition:
-        probe = probe.join(units, units.c.id == tasks.c.unit_id).where(in_subtree(partition))
-    return _exists(engine, probe)
+        probe = select(tasks.c.id).where(tasks.c.next_action_at <= now)
+        return _exists(engine, probe.join(units, units.c.id == tasks.c.unit_id).where(in_subtree(partition)))
+    with engine.connect() as conn:
+        return conn.execute(_DUE_PROBE, {"now": now}).first() is not None
 
 
 def sweep_due(
