@@ -60,10 +60,11 @@ class DeliveryResult:
         return asdict(self)
 
 
-def _notices(session: Session, rt: Runtime, ids: list[int]) -> list[Notice]:
+def _notices(session: Session, rt: Runtime, ids: list[int]) -> dict[int, Notice]:
+    """The notices behind a whole claimed batch, by outbox id: one query, not one per digest."""
     rows = session.execute(
         select(
-            notifications.c.task_id, notifications.c.kind, notifications.c.step, notifications.c.payload,
+            outbox.c.id, notifications.c.task_id, notifications.c.kind, notifications.c.step, notifications.c.payload,
             versions.c.title, versions.c.body, units.c.code, units.c.name, tasks.c.due_at,
             tasks.c.escalation_level, tasks.c.period,
         )
@@ -73,10 +74,9 @@ def _notices(session: Session, rt: Runtime, ids: list[int]) -> list[Notice]:
         .join(units, units.c.id == tasks.c.unit_id)
         .join(versions, versions.c.id == tasks.c.definition_version_id)
         .where(outbox.c.id.in_(ids))
-        .order_by(outbox.c.id)
     )
-    return [
-        Notice(
+    return {
+        r.id: Notice(
             task_id=r.task_id,
             kind=r.kind,
             step=r.step,
@@ -90,26 +90,32 @@ def _notices(session: Session, rt: Runtime, ids: list[int]) -> list[Notice]:
             reason=(r.payload or {}).get("reason"),
         )
         for r in rows
-    ]
+    }
 
 
-def _secret(session: Session, digest: Claimed) -> str | None:
-    """A robot's signing secret, read from the recipient unit's contacts (never copied into the outbox)."""
-    unit_id = session.execute(select(outbox.c.unit_id).where(outbox.c.id == digest.ids[0])).scalar_one()
-    contacts = session.execute(select(units.c.contacts).where(units.c.id == unit_id)).scalar_one() or {}
-    for hook in contacts.get("webhooks", []) or []:
-        if hook.get("url") == digest.address:
-            return hook.get("secret")
-    return None
+def _secrets(session: Session, digests: list[Claimed]) -> dict[str, str | None]:
+    """DingTalk robots' signing secrets by claim key, read from the units' contacts (never copied into the outbox)."""
+    if not digests:
+        return {}
+    unit_of = dict(session.execute(
+        select(outbox.c.id, outbox.c.unit_id).where(outbox.c.id.in_([d.ids[0] for d in digests]))
+    ).all())
+    contacts = dict(session.execute(
+        select(units.c.id, units.c.contacts).where(units.c.id.in_(set(unit_of.values())))
+    ).all())
+    found: dict[str, str | None] = {}
+    for d in digests:
+        hooks = (contacts.get(unit_of.get(d.ids[0])) or {}).get("webhooks", []) or []
+        found[d.claim_key] = next((h.get("secret") for h in hooks if h.get("url") == d.address), None)
+    return found
 
 
-def _send(engine: Engine, rt: Runtime, transports: Mapping[str, Transport], digest: Claimed) -> DeliveryFailed | None:
+def _send(
+    transports: Mapping[str, Transport], digest: Claimed, notices: list[Notice], secret: str | None
+) -> DeliveryFailed | None:
     transport = transports.get(digest.channel)
     if transport is None:
         return DeliveryFailed(f"no transport configured for channel {digest.channel}", retryable=False)
-    with read_session(engine) as session:
-        notices = _notices(session, rt, digest.ids)
-        secret = _secret(session, digest) if digest.channel == "dingtalk" else None
     if not notices:
         return DeliveryFailed("the digest's notices are gone", retryable=False)
     try:
@@ -132,7 +138,12 @@ def deliver_outbox(
     batch_size: int = 500,
     lease_seconds: float = 300.0,
 ) -> DeliveryResult:
-    """Deliver every due outbox row; `backoff` is (base, cap) seconds of capped exponential backoff."""
+    """Deliver every due outbox row; `backoff` is (base, cap) seconds of capped exponential backoff.
+
+    Per batch: one transaction claims, one read gathers the notices, the sends run outside any
+    transaction, and one transaction records every outcome. A crash before the last step leaves
+    the batch leased; after the lease it is sent again under the same idempotency keys.
+    """
     rng = rng or random.Random()
     result = DeliveryResult()
     lease = timedelta(seconds=lease_seconds)
@@ -145,14 +156,23 @@ def deliver_outbox(
         result.inbox_items += inbox_count
         if not claimed and not inbox_count:
             return result
-        for digest in claimed:
-            failure = _send(engine, rt, transports, digest)
-            done_at = rt.clock.now()
-            with write_session(engine) as session:
+        if not claimed:
+            continue
+        with read_session(engine) as session:
+            notices = _notices(session, rt, [i for d in claimed for i in d.ids])
+            secrets = _secrets(session, [d for d in claimed if d.channel == "dingtalk"])
+        outcomes = [
+            (d, _send(transports, d, [notices[i] for i in d.ids if i in notices], secrets.get(d.claim_key)))
+            for d in claimed
+        ]
+        done_at = rt.clock.now()
+        with write_session(engine) as session:
+            sent = [d for d, failure in outcomes if failure is None]
+            mark_sent(session, done_at, sent)
+            result.digests_sent += len(sent)
+            result.notices_sent += sum(len(d.ids) for d in sent)
+            for digest, failure in outcomes:
                 if failure is None:
-                    mark_sent(session, done_at, digest)
-                    result.digests_sent += 1
-                    result.notices_sent += len(digest.ids)
                     continue
                 retry_at = None
                 if failure.retryable:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, case, select, update
+from sqlalchemy import Engine, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from engine.actors import SYSTEM
@@ -97,13 +97,20 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
     return claimed, len(inbox_rows)
 
 
-def mark_sent(session: Session, now: datetime, digest: Claimed) -> None:
-    """The digest went out."""
-    session.execute(
-        update(outbox)
-        .where(outbox.c.id.in_(digest.ids), outbox.c.claim_key == digest.claim_key)
-        .values(status=SENT, sent_at=now, attempts=outbox.c.attempts + 1, last_error=None)
-    )
+# Built once: acking a batch is one executemany of this, keyed by row and claim.
+_ACK = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_id"), outbox.c.claim_key == bindparam("b_key"))
+    .values(status=SENT, sent_at=bindparam("b_now", type_=outbox.c.sent_at.type), attempts=outbox.c.attempts + 1,
+            last_error=None)
+)
+
+
+def mark_sent(session: Session, now: datetime, digests: list[Claimed]) -> None:
+    """These digests went out."""
+    rows = [{"b_id": i, "b_key": d.claim_key, "b_now": now} for d in digests for i in d.ids]
+    if rows:
+        session.connection().execute(_ACK, rows)
 
 
 def mark_failed(
