@@ -714,8 +714,9 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> dict[str,
         if wanted & {"sweep_due", "sweep_concurrent", "delivery"}:
             due = _due_set(world, opts.due_actions, step)
         one_sweep = None
-        if due is not None and wanted & {"sweep_due", "sweep_concurrent"}:
-            swept = _sweep_due(world, due, opts.heavy_repeat, step)
+        # Delivery needs the notices a due sweep writes, so it runs one even when not measured.
+        if due is not None and wanted & {"sweep_due", "sweep_concurrent", "delivery"}:
+            swept = _sweep_due(world, due, opts.heavy_repeat if "sweep_due" in wanted else 1, step)
             one_sweep = swept["seconds"]
             if "sweep_due" in wanted:
                 results.append(swept)
