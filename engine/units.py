@@ -78,7 +78,7 @@ def import_units(
         problems += _check_scope(str(path), parsed, existing, actor)
     if problems:
         raise ImportRefused(problems)
-    return _apply(session, now, actor, str(path), _topological(parsed, existing), existing, progress)
+    return _apply(session, now, actor, str(path), _topological(parsed), existing, progress)
 
 
 def _parse(name: str, rows: list[Row]) -> tuple[list[UnitRow], list[Problem]]:
@@ -229,26 +229,20 @@ def _subtree_cycles(name: str, rows: list[UnitRow], existing: dict[str, Known]) 
     return problems
 
 
-def _topological(rows: list[UnitRow], existing: dict[str, Known]) -> list[UnitRow]:
-    """Parents before children, so every parent's path is known when a child needs it."""
+def _topological(rows: list[UnitRow]) -> list[UnitRow]:
+    """Parents before children, so every parent's path is known when a child needs it (cycles are refused earlier)."""
     in_file = {r.code: r for r in rows}
     depth: dict[str, int] = {}
-
-    def file_depth(code: str) -> int:
-        if code in depth:
-            return depth[code]
-        stack, d = [], 0
+    for r in rows:
+        chain, code = [], r.code
+        # Walk up through rows of this file whose depth is not known yet.
         while code in in_file and code not in depth:
-            stack.append(code)
+            chain.append(code)
             code = in_file[code].parent_code
-        d = depth.get(code, -1) if code in in_file else -1
-        for c in reversed(stack):
+        d = depth.get(code, -1)
+        for c in reversed(chain):
             d += 1
             depth[c] = d
-        return depth[stack[0]] if stack else d
-
-    for r in rows:
-        file_depth(r.code)
     return sorted(rows, key=lambda r: depth[r.code])
 
 

@@ -200,3 +200,13 @@ def test_an_account_imports_only_inside_its_subtree(db: Engine, tmp_path: Path) 
     assert dump(db) == before
     with write_session(db) as s:
         assert import_units(s, NOW, actor_for(s, "k01-admin"), write_csv(tmp_path, body.splitlines()[0] + "\n")).created == 1
+
+
+def test_children_may_come_before_their_parents(db: Engine, tmp_path: Path) -> None:
+    header, *rows = (FIXTURES / "tree.csv").read_text(encoding="utf-8").splitlines()
+    reversed_file = tmp_path / "reversed.csv"
+    reversed_file.write_text("\n".join([header, *reversed(rows)]) + "\n", encoding="utf-8")
+    assert load(db, reversed_file).created == 10
+    assert codes_under(db, "T01") == {"T01", "G01", "G02", "S01"}
+    with read_session(db) as s:
+        assert [u.code for u in tree.ancestors(s, tree.get_unit(s, "S01"))] == ["C01", "K01", "T01", "G01"]
