@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import csv
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from cli.context import ctx_of, refusals
+from cli.context import Context, ctx_of, refusals
 from engine import fanout, schema
 from engine.accounts import add_account
 from engine.actors import OPERATOR, actor_for
 from engine.catalog import store_definitions
 from engine.clock import FixedClock
 from engine.language.loader import load_paths
-from engine.models import Account
+from engine.models import Account, Assignment
 from engine.reports import rollup
 from engine.runtime import Runtime
 from engine.sweep import run_periodic
@@ -38,7 +38,17 @@ ASSIGNMENTS = [
     ("cadre-onboarding-training", "C01"),
     ("non-public-union-organising", "C01"),
     ("ankang-cup-contest", "C01"),
+    ("group-incident-report", "C01"),
+    ("membership-transfer-acceptance", "C01"),
 ]
+# (day of the replay, event, unit, subject): late work for the sweep to remind about and escalate.
+EVENTS = [
+    (0, "cadre.appointed", "K01T01G01", "cadre-001"),
+    (3, "incident.reported", "K01T02G01", "incident-001"),
+    (10, "membership.transfer_requested", "K02T01G03", "member-0042"),
+    (20, "membership.transfer_requested", "K03T02G02", "member-0107"),
+]
+DAYS = 45
 
 
 def register(app: typer.Typer) -> None:
@@ -72,15 +82,30 @@ def demo(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
 ) -> None:
-    """A demo city with the seed's plan assigned, a few weeks of follow-up, and the server."""
+    """A demo city with the seed's plan assigned, six weeks of follow-up replayed day by day, and the server."""
     c = ctx_of(ctx)
     if c.db_url is None:
         c.db_url = "sqlite:///duban-demo.db"
     engine = c.engine
     rt = c.runtime
-    start = rt.now() - timedelta(days=45)
+    start = rt.now() - timedelta(days=DAYS)
     past = Runtime(FixedClock(start), rt.tz, rt.calendar, rt.reminder_time, rt.data_dir, rt.max_upload_bytes)
     schema.upgrade(engine)
+    with c.read() as session:
+        built = session.scalar(select(func.count()).select_from(Assignment)) > 0
+    if built:
+        out.print(f"the demo database {engine.url.database} exists already; delete it to build it anew")
+    else:
+        _build(c, start, past)
+    if serve:
+        from cli.serve_cmd import run_server
+
+        run_server(c, host, port, scheduler=True)
+
+
+def _build(c: Context, start: datetime, past: Runtime) -> None:
+    """The tree, the plan, the accounts, the assignments, and six weeks replayed."""
+    engine, rt = c.engine, c.runtime
     with tempfile.TemporaryDirectory() as tmp, c.write() as session:
         tree_csv = Path(tmp) / "tree.csv"
         n = demo_tree(tree_csv)
@@ -97,22 +122,19 @@ def demo(
         city = actor_for(session, "city-admin")
         for def_id, scope in ASSIGNMENTS:
             targets = {"K01": 6, "K02": 4, "K03": 5} if def_id == "non-public-union-organising" else None
-            try:
-                created += fanout.assign_definition(session, past, city, def_id, scope, targets=targets).created
-            except Exception as exc:  # a definition renamed in definitions/ should not stop the demo
-                out.print(f"[yellow]skipped {def_id}: {exc}[/]")
-        fanout.post_event(session, past, city, "cadre.appointed", "K01T01G01", subject="cadre-001")
+            created += fanout.assign_definition(session, past, city, def_id, scope, targets=targets).created
     out.print(f"assignments: {len(ASSIGNMENTS)}, tasks created: {created}")
-    for day in range(0, 46, 5):
+    for day in range(DAYS + 1):
         past.clock.set(start + timedelta(days=day))  # type: ignore[attr-defined]
+        todays = [e for e in EVENTS if e[0] == day]
+        if todays:
+            with c.write() as session:
+                for _, name, unit, subject in todays:
+                    fanout.post_event(session, past, actor_for(session, "city-admin"), name, unit, subject=subject)
         run_periodic(engine, past)
     with c.read() as session:
         report = rollup(session, rt.now(), OPERATOR, "C01")
     t = report["total"]
     out.print(f"C01 report: {t['tasks']} tasks, {t['done']} done, {t['overdue']} overdue, {t['escalated']} escalated")
     out.print(f"sign in as city-admin / {DEMO_PASSWORD} (also district1-admin, street11-admin, factory-staff)")
-    if serve:
-        from cli.serve_cmd import run_server
-
-        run_server(c, host, port, scheduler=True)
 

@@ -94,3 +94,20 @@ def test_units_import_as_an_account_stays_in_its_subtree(db: Path, tmp_path: Pat
     result = duban(db, "units", "import", str(rows), "--by", "k01-admin")
     assert result.exit_code == 1 and "more.csv:2: parent_code: unknown parent T02" in result.output
     assert duban(db, "units", "import", str(rows)).exit_code == 0  # the operator may
+
+
+def test_the_demo_builds_a_city_and_replays_its_weeks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["--now", "2026-04-15T10:00+08:00", "demo", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    assert "tree: 136 units; definitions: 62" in result.output
+    assert "assignments: 7, tasks created:" in result.output
+    # the replayed weeks leave late work behind: an incident and two membership transfers
+    assert "3 overdue, 3 escalated" in result.output
+    with sqlite3.connect(tmp_path / "duban-demo.db") as conn:
+        assert conn.execute("SELECT count(*) FROM notification").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM account").fetchone()[0] == 4
+    # Running it again reuses the database: nothing is created twice.
+    again = runner.invoke(app, ["--now", "2026-04-15T10:00+08:00", "demo", "--no-serve"])
+    assert again.exit_code == 0, again.output
+    assert "exists already" in again.output
