@@ -71,6 +71,17 @@ def clocked(fn: Callable[[], T]) -> tuple[float, T]:
     return time.perf_counter() - start, result
 
 
+@dataclass(frozen=True)
+class BenchHandle:
+    """What an extra measurement gets: the filled database, its engine and the bench's runtime (FixedClock)."""
+
+    url: str
+    engine: Engine
+    rt: Runtime
+    workdir: Path
+    repeat: int
+
+
 @dataclass
 class BenchOptions:
     """What to measure, where, and how big."""
@@ -87,6 +98,9 @@ class BenchOptions:
     # PostgreSQL: ANALYZE after the import (autovacuum would, within a minute). Without it the fan-out's
     # anti-join is planned on empty statistics and goes quadratic; --no-analyze reproduces that.
     analyze: bool = True
+    # Measurements the engine cannot run itself (the HTTP one needs the API): name -> fn(handle) -> measurement.
+    # They run last, on the same database, before it is removed.
+    extra: dict[str, Callable[[BenchHandle], dict[str, Any]]] = field(default_factory=dict)
 
 
 # --- bare driver access ---------------------------------------------------------------------
@@ -658,16 +672,17 @@ def _steps(opts: BenchOptions, wanted: set[str]) -> int:
     n += 2 * r if wanted & {"rollup", "rollup_cte"} else 0
     n += r if "rollup_cte" in wanted else 0
     n += 1 + 2 * r if "delivery" in wanted else 0
-    return n
+    return n + len(wanted & set(opts.extra))
 
 
 def run_bench(opts: BenchOptions, progress: Progress | None = None) -> dict[str, Any]:
     """Build a province-sized tree, measure every selected path against its baseline; one JSON-able document."""
-    wanted = set(MEASURES if not opts.only else opts.only)
-    unknown = wanted - set(MEASURES)
+    known = (*MEASURES, *opts.extra)
+    wanted = set(known if not opts.only else opts.only)
+    unknown = wanted - set(known)
     if unknown:
         raise InvalidInput([Problem("bench", "--only", f"unknown measurement {', '.join(sorted(unknown))}; "
-                                                       f"one of {', '.join(MEASURES)}")])
+                                                       f"one of {', '.join(known)}")])
     opts.workdir.mkdir(parents=True, exist_ok=True)
     url = opts.url or f"sqlite:///{opts.workdir / 'bench.db'}"
     step = Steps(_steps(opts, wanted), progress)
@@ -730,6 +745,11 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> dict[str,
                 results.append(_rollup_cte(world, best, opts.repeat, step))
         if due is not None and "delivery" in wanted:
             results.append(_delivery(world, due, opts, step))
+        handle = BenchHandle(url, engine, world.rt, opts.workdir, opts.repeat)
+        for name, fn in opts.extra.items():
+            if name in wanted:
+                step(name)
+                results.append(fn(handle))
         doc["tasks_in_table"] = world.raw.rows("SELECT COUNT(*) FROM task")[0][0]
         doc["passed"] = all(m["pass"] for m in results)
         return doc
