@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -14,19 +15,11 @@ from cli.context import ctx_of, emit_json, err, fail, refusals
 from engine.bench import MEASURES, BenchOptions, run_bench
 
 out = Console()
+ALL = (*MEASURES, "http")  # the HTTP figure needs the API, so it is supplied here rather than by the engine
 
 
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
-
-
-def _http_note() -> dict[str, str]:
-    try:
-        from api.app import create_app  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 - the API is optional for the bench
-        return {"name": "http", "reason": f"api.app.create_app not importable ({type(exc).__name__})"}
-    return {"name": "http", "reason": "not measured yet: the HTTP benchmark (50 clients vs a bare Starlette route) "
-                                      "is not part of this bench"}
 
 
 @refusals
@@ -38,16 +31,21 @@ def bench(
     due_actions: int = typer.Option(100_000, "--due-actions", min=1, help="Due actions for the sweep benchmark."),
     workdir: Path = typer.Option(None, "--workdir", help="Where the CSV and SQLite files go [default: a temp dir]."),
     analyze: bool = typer.Option(True, "--analyze/--no-analyze", help="PostgreSQL: ANALYZE after the import."),
+    http_requests: int = typer.Option(3000, "--http-requests", min=1, help="Requests per side and run of the HTTP "
+                                                                            "benchmark."),
     json: bool = typer.Option(False, "--json", help="Print one JSON document and nothing else."),
 ) -> None:
-    """Measure fan-out, sweep, roll-up and delivery against bare baselines on a fresh province-sized tree."""
+    """Measure fan-out, sweep, roll-up, delivery and HTTP against bare baselines on a fresh province-sized tree."""
+    from api import bench_http  # the API stack loads only when the bench runs
+
     c = ctx_of(ctx)
     chosen = frozenset(x.strip() for x in only.split(",") if x.strip()) if only else None
-    if chosen is not None and chosen - set(MEASURES):
-        fail(f"--only: unknown {', '.join(sorted(chosen - set(MEASURES)))}; one of {', '.join(MEASURES)}", code=2)
+    if chosen is not None and chosen - set(ALL):
+        fail(f"--only: unknown {', '.join(sorted(chosen - set(ALL)))}; one of {', '.join(ALL)}", code=2)
     with tempfile.TemporaryDirectory(prefix="duban-bench-") as tmp:
         opts = BenchOptions(workdir=workdir or Path(tmp), units=units, url=c.db_url, only=chosen, repeat=repeat,
-                            due_actions=due_actions, analyze=analyze)
+                            due_actions=due_actions, analyze=analyze,
+                            extra={"http": partial(bench_http.measure, requests=http_requests)})
         if json or not err.is_terminal:
             doc = run_bench(opts)
         else:
@@ -56,7 +54,6 @@ def bench(
                 task = bar.add_task("bench", total=None)
                 doc = run_bench(opts, lambda label, done, total: bar.update(
                     task, description=label, completed=done, total=total))
-    doc["skipped"] = [_http_note()]
     if json:
         emit_json(doc)
         return
@@ -85,9 +82,15 @@ def _print(doc: dict) -> None:
             out.print(f"roll-up vs the same three queries by hand: {m['ratio_vs_same_three_queries']}x")
         if m["name"] == "rollup_cte":
             out.print(f"recursive CTE is {m['cte_slower_by']}x the roll-up's time (bar: ≥ 5x)")
+        if m["name"] == "http":
+            for side, label in (("engine", "engine route"), ("bare", "bare route")):
+                r = m[side]
+                out.print(f"http {label}: {r['throughput_rps']} req/s, p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms "
+                          f"({r['requests']} requests, {m['clients']} clients)")
+            out.print(f"http: {m['throughput_vs_bare']}x the bare route's throughput (bar: ≥ 0.5x); p95 "
+                      f"{'under' if m['p95_pass'] else 'NOT under'} {m['p95_bar_ms']} ms; page of {m['page_items']} "
+                      f"({m['page_total']} in all), same ids as the bare route: {m['page_ids_match']}")
     mem = doc.get("fanout_memory")
     if mem:
         out.print(f"fan-out peak memory: city {mem['city']['tasks']} tasks {mem['city']['peak_bytes'] / 1e6:.2f} MB, "
                   f"province {mem['province']['tasks']} tasks {mem['province']['peak_bytes'] / 1e6:.2f} MB")
-    for s in doc.get("skipped", []):
-        out.print(f"skipped {s['name']}: {s['reason']}")

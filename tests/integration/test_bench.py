@@ -32,7 +32,7 @@ def _app() -> typer.Typer:
 
 
 def _run(tmp_path: Path, *args: str) -> dict:
-    result = CliRunner().invoke(_app(), [*args, "bench", "--units", "3000", "--repeat", "1",
+    result = CliRunner().invoke(_app(), [*args, "bench", "--units", "3000", "--repeat", "1", "--http-requests", "200",
                                          "--workdir", str(tmp_path / "work"), "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -44,7 +44,7 @@ def _check(doc: dict, database: str) -> None:
     assert sum(doc["tree"].values()) == 3000
     assert doc["import"]["created"] == 3000
     by_name = {m["name"]: m for m in doc["measurements"]}
-    assert set(by_name) == set(MEASURES) - {"fanout_memory"}
+    assert set(by_name) == set(MEASURES) - {"fanout_memory"} | {"http"}
     for m in doc["measurements"]:
         for key in ("seconds", "baseline", "baseline_seconds", "ratio", "bar", "pass"):
             assert key in m, (m["name"], key)
@@ -65,7 +65,22 @@ def _check(doc: dict, database: str) -> None:
     memory = doc["fanout_memory"]
     assert memory["province"]["tasks"] == grassroots
     assert memory["city"]["tasks"] < grassroots
-    assert doc["skipped"] and doc["skipped"][0]["name"] == "http"
+    _check_http(by_name["http"])
+
+
+def _check_http(http: dict) -> None:
+    """Every request answered 200, a full page came back, and the bare route served the same tasks."""
+    assert http["clients"] == 50
+    assert http["all_status_200"] is True
+    for side in (http["engine"], http["bare"]):
+        assert side["requests"] == 200 and side["statuses"] == {"200": 200}
+        assert 0 < side["p50_ms"] <= side["p95_ms"] and side["throughput_rps"] > 0
+    assert http["page_status"] == http["baseline_page_status"] == 200
+    assert http["page_items"] == 50 and len(set(http["page_ids"])) == 50
+    assert http["page_total"] == http["unfinished_tasks"] > 50
+    assert http["baseline_page_ids"] == http["page_ids"]
+    assert http["page_ids_match"] is True and http["same_document"] is True
+    assert "p95_pass" in http and http["p50_ms"] == http["engine"]["p50_ms"]
 
 
 def test_tree_shape_is_province_like() -> None:
@@ -84,6 +99,17 @@ def test_bench_only_subset(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert [m["name"] for m in doc["measurements"]] == ["fanout", "rollup"]
+
+
+def test_bench_http_alone(tmp_path: Path) -> None:
+    result = CliRunner().invoke(_app(), ["bench", "--units", "500", "--repeat", "1", "--only", "http",
+                                         "--http-requests", "100", "--workdir", str(tmp_path / "w"), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [m["name"] for m in doc["measurements"]] == ["http"]
+    http = doc["measurements"][0]
+    assert http["engine"]["statuses"] == http["bare"]["statuses"] == {"200": 100}
+    assert http["page_ids_match"] is True and http["page_items"] == 50
 
 
 def test_bench_refuses_unknown_measurement(tmp_path: Path) -> None:
