@@ -8,7 +8,7 @@ it idempotent: a notice already made is silently skipped, and so are its outbox 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from engine.bulk import Bulk
 from engine.models import Account, Notification, Outbox, Role, Unit
 from engine.runtime import Runtime
 
@@ -90,12 +91,40 @@ def recipients(session: Session, unit_ids: Iterable[int]) -> dict[int, list[tupl
     return found
 
 
-def notify(session: Session, rt: Runtime, rows: list[dict[str, Any]], *, run_key: str | None = None) -> int:
-    """Insert notices (duplicates by dedupe key skipped) and their outbox rows; returns how many were new."""
+_INSERT_QUIET = ("INSERT INTO notification (dedupe_key, task_id, kind, step, unit_id, created_at, payload) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+
+
+def _insert_quiet(session: Session, now: datetime, rows: list[dict[str, Any]]) -> int:
+    """Notices nobody is listed to receive: no outbox rows, so no ids to read back; how many were new."""
+    if not rows:
+        return 0
+    bulk = Bulk(session)
+    at = bulk.instant(now)
+    return bulk.many(_INSERT_QUIET, [
+        (row.get("dedupe_key") or dedupe_key(row["task_id"], row["kind"], row["step"]), row["task_id"], row["kind"],
+         row["step"], row["unit_id"], at, bulk.json(row.get("payload") or {}))
+        for row in rows
+    ])
+
+
+def notify(
+    session: Session, rt: Runtime, rows: list[dict[str, Any]], *, run_key: str | None = None,
+    quiet_units: Container[int] = (),
+) -> int:
+    """Insert notices (duplicates by dedupe key skipped) and their outbox rows; returns how many were new.
+
+    `quiet_units` are units the caller has found to have no contacts and no notified accounts
+    (the sweep reads that with its batch): their notices are written without a recipients lookup.
+    """
     if not rows:
         return 0
     now = rt.clock.now()
     run = run_key or default_run_key(now)
+    quiet = [row for row in rows if row["unit_id"] in quiet_units] if quiet_units else []
+    if quiet:
+        rows = [row for row in rows if row["unit_id"] not in quiet_units]
+    made = _insert_quiet(session, now, quiet)
     values = [
         {
             "dedupe_key": row.get("dedupe_key") or dedupe_key(row["task_id"], row["kind"], row["step"]),
@@ -112,7 +141,7 @@ def notify(session: Session, rt: Runtime, rows: list[dict[str, Any]], *, run_key
         session, notifications, values, notifications.c.id, notifications.c.dedupe_key
     )
     if not created:
-        return 0
+        return made
     by_key = {v["dedupe_key"]: v for v in values}
     targets = recipients(session, (by_key[key]["unit_id"] for _, key in created))
     out: list[dict[str, Any]] = []
@@ -141,4 +170,4 @@ def notify(session: Session, rt: Runtime, rows: list[dict[str, Any]], *, run_key
             )
     # A unit's email and an account's email may be the same address: one row suffices.
     insert_ignoring_duplicates(session, outbox, out)
-    return len(created)
+    return made + len(created)

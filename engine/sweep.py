@@ -16,16 +16,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, bindparam, func, select, update
+from sqlalchemy import Engine, Select, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine import routing
 from engine.actors import SYSTEM
+from engine.bulk import Bulk
 from engine.db import is_sqlite, write_session
 from engine.models import Assignment, Audit, Supervision, Task, Unit
-from engine.notices import dedupe_key, notify
+from engine.notices import NOTIFIED_ROLES, dedupe_key, notify
 from engine.runtime import Runtime
 from engine.schedule import Action
 from engine.timelines import FINISHED, TimelineCache, recompute_provisional, reschedule, utc
@@ -93,16 +94,33 @@ def _upsert_supervision(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(stmt, rows)
 
 
-_ADVANCE = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("b_id"))
-    .values(
-        action_cursor=bindparam("b_cursor"),
-        next_action_at=bindparam("b_next", type_=tasks.c.next_action_at.type),
-        escalation_level=bindparam("b_level"),
-        updated_at=bindparam("b_now", type_=tasks.c.updated_at.type),
-    )
-)
+# The batch: due tasks with what handling them needs, in one read through the next_action_at index.
+# The last column says whether anyone is listed to hear about the unit (contacts, or an account that
+# acts), so notices to units nobody hears skip the recipients lookup.
+_BATCH = """
+SELECT t.id, t.definition_version_id, t.assignment_id, t.unit_id, t.period, t.trigger_at, t.due_explicit,
+       t.state, t.action_cursor, t.schedule_epoch, t.escalation_level, u.path, a.issuer_unit_id,
+       CASE WHEN CAST(u.contacts AS TEXT) <> '{{}}' OR EXISTS (
+           SELECT 1 FROM account ac WHERE ac.unit_id = t.unit_id AND ac.active AND ac.role IN ({roles})
+       ) THEN 1 ELSE 0 END
+FROM task t JOIN unit u ON u.id = t.unit_id JOIN assignment a ON a.id = t.assignment_id
+WHERE t.next_action_at <= ?{partition}
+ORDER BY t.next_action_at, t.id
+LIMIT ?{lock}"""
+_IN_PARTITION = " AND u.path >= ? AND u.path < ?"
+_SKIP_LOCKED = " FOR UPDATE OF t SKIP LOCKED"
+_AUDIT = "INSERT INTO audit (at, actor, action, task_id, assignment_id, unit_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_ADVANCE = "UPDATE task SET action_cursor = ?, next_action_at = ?, escalation_level = ?, updated_at = ? WHERE id = ?"
+
+
+def _due_rows(bulk: Bulk, now: datetime, batch_size: int, partition: str | None) -> list[Any]:
+    params: list[Any] = [bulk.instant(now)]
+    if partition:
+        params += [partition, partition + "~"]  # the subtree's path range, as engine.tree.in_subtree
+    params.append(batch_size)
+    sql = _BATCH.format(roles=", ".join(f"'{role}'" for role in NOTIFIED_ROLES),
+                        partition=_IN_PARTITION if partition else "", lock=_SKIP_LOCKED if bulk.postgres else "")
+    return bulk.rows(sql, params)
 
 
 def _sweep_batch(
@@ -116,76 +134,70 @@ def _sweep_batch(
     result: SweepResult,
 ) -> int:
     """Handle one batch of due tasks in the caller's transaction; returns how many tasks it took."""
-    ids = list(session.scalars(due_query(now, batch_size, partition)))
-    if not ids:
+    bulk = Bulk(session)
+    rows = _due_rows(bulk, now, batch_size, partition)
+    if not rows:
         return 0
-    rows = session.execute(
-        select(
-            tasks.c.id, tasks.c.definition_version_id, tasks.c.assignment_id, tasks.c.unit_id, tasks.c.period,
-            tasks.c.trigger_at, tasks.c.due_explicit, tasks.c.state, tasks.c.action_cursor,
-            tasks.c.schedule_epoch, tasks.c.escalation_level, units.c.path, assignments.c.issuer_unit_id,
-        )
-        .join(units, units.c.id == tasks.c.unit_id)
-        .join(assignments, assignments.c.id == tasks.c.assignment_id)
-        .where(tasks.c.id.in_(ids))
-    ).all()
     now_utc = utc(now)
+    at_now = bulk.instant(now)
+    actor = SYSTEM.name
     targets: dict[tuple[str, int, str], int | None] = {}
-    advances: list[dict[str, Any]] = []
+    advances: list[tuple[Any, ...]] = []
     notices: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    events: list[tuple[Any, ...]] = []
     watch: list[dict[str, Any]] = []
+    quiet: set[int] = set()
 
-    def event(row: Any, action: str, payload: dict[str, Any]) -> None:
-        events.append({"at": now, "actor": SYSTEM.name, "action": action, "task_id": row.id,
-                       "assignment_id": row.assignment_id, "unit_id": row.unit_id, "payload": payload})
-
-    for row in rows:
-        if row.state in FINISHED:
+    for (task_id, version_id, assignment_id, unit_id, period, trigger_raw, due_raw, state, cursor, epoch, level,
+         path, issuer_unit_id, heard) in rows:
+        if state in FINISHED:
             # Finished tasks owe nothing; the lifecycle clears this too, this is a safety net.
-            advances.append({"b_id": row.id, "b_cursor": row.action_cursor, "b_next": None,
-                             "b_level": row.escalation_level, "b_now": now})
+            advances.append((cursor, None, level, at_now, task_id))
             continue
-        timeline, actions = cache.timeline(row.definition_version_id, row.trigger_at, row.period, row.due_explicit)
-        cursor, level = row.action_cursor, row.escalation_level
-        late = now_utc >= utc(timeline.overdue_at)
-        while cursor < len(actions) and utc(actions[cursor].at) <= now_utc:
+        if not heard:
+            quiet.add(unit_id)
+        firing = cache.firing(version_id, bulk.read_instant(trigger_raw), period, bulk.read_date(due_raw))
+        actions, at_utc = firing.actions, firing.at_utc
+        late = now_utc >= firing.overdue_at
+        while cursor < len(actions) and at_utc[cursor] <= now_utc:
             action: Action = actions[cursor]
+            at = firing.at_iso[cursor]
             cursor += 1
-            at = action.at.isoformat()
-            key = dedupe_key(row.id, action.kind, action.step, row.schedule_epoch)
+            key = dedupe_key(task_id, action.kind, action.step, epoch)
             if action.kind == "reminder":
                 if late:
                     # Catch-up after downtime: a reminder of a deadline already missed is not sent late.
                     result.reminders_skipped += 1
-                    event(row, "task.reminder_skipped", {"step": action.step, "at": at, "reason": "deadline passed"})
+                    events.append((at_now, actor, "task.reminder_skipped", task_id, assignment_id, unit_id,
+                                   bulk.json({"step": action.step, "at": at, "reason": "deadline passed"})))
                     continue
                 result.reminders_sent += 1
-                notices.append({"task_id": row.id, "kind": "reminder", "step": action.step, "unit_id": row.unit_id,
+                notices.append({"task_id": task_id, "kind": "reminder", "step": action.step, "unit_id": unit_id,
                                 "dedupe_key": key, "payload": {"at": at}})
-                event(row, "task.reminded", {"step": action.step, "at": at, "dedupe_key": key})
+                events.append((at_now, actor, "task.reminded", task_id, assignment_id, unit_id,
+                               bulk.json({"step": action.step, "at": at, "dedupe_key": key})))
                 continue
             to = action.to or "parent"
-            where = (row.path, row.issuer_unit_id, to)
+            where = (path, issuer_unit_id, to)
             if where not in targets:
-                targets[where] = routing.resolve(session, row.path, row.issuer_unit_id, to)
+                targets[where] = routing.resolve(session, path, issuer_unit_id, to)
             target = targets[where]
             level = max(level, action.step)
             result.escalations += 1
             if target is not None:
-                watch.append({"task_id": row.id, "unit_id": target, "level": action.step, "since": now})
-                notices.append({"task_id": row.id, "kind": "escalation", "step": action.step, "unit_id": target,
+                watch.append({"task_id": task_id, "unit_id": target, "level": action.step, "since": now})
+                notices.append({"task_id": task_id, "kind": "escalation", "step": action.step, "unit_id": target,
                                 "dedupe_key": key, "payload": {"at": at, "level": action.step, "to": to}})
-            event(row, "task.escalated", {"level": action.step, "to": to, "to_unit_id": target, "at": at})
+            events.append((at_now, actor, "task.escalated", task_id, assignment_id, unit_id,
+                           bulk.json({"level": action.step, "to": to, "to_unit_id": target, "at": at})))
         next_at = actions[cursor].at if cursor < len(actions) else None
-        advances.append({"b_id": row.id, "b_cursor": cursor, "b_next": next_at, "b_level": level, "b_now": now})
+        advances.append((cursor, bulk.instant(next_at), level, at_now, task_id))
     result.tasks_touched += len(advances)
     _upsert_supervision(session, watch)
-    notify(session, rt, notices, run_key=run_key)
-    if events:
-        session.execute(audit.insert(), events)
-    session.connection().execute(_ADVANCE, advances)
-    return len(ids)
+    notify(session, rt, notices, run_key=run_key, quiet_units=quiet)
+    bulk.many(_AUDIT, events)
+    bulk.many(_ADVANCE, advances)
+    return len(rows)
 
 
 def _with_lock_retry(engine: Engine, work: Callable[[Session], int], tries: int = 5) -> int:

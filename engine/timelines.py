@@ -9,6 +9,7 @@ task onto a new timeline without re-sending what was already handled.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -49,6 +50,16 @@ def utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class Firing:
+    """A timeline as the sweep walks it: each action's UTC instant and ISO stamp, worked out once per timeline."""
+
+    overdue_at: datetime  # UTC
+    actions: list[Action]
+    at_utc: list[datetime]
+    at_iso: list[str]
+
+
 class TimelineCache:
     """Definitions by version id and timelines by (version, trigger, period, explicit due), for one run."""
 
@@ -57,6 +68,7 @@ class TimelineCache:
         self._rt = rt
         self._definitions: dict[int, Definition] = {}
         self._timelines: dict[tuple[int, datetime, str, date | None], tuple[Timeline, list[Action]]] = {}
+        self._firings: dict[tuple[int, datetime, str, date | None], Firing] = {}
 
     def definition(self, version_id: int) -> Definition:
         """The definition of a stored version."""
@@ -86,6 +98,17 @@ class TimelineCache:
                 reminder_time=rt.reminder_time,
             )
             found = self._timelines[key] = (timeline, timeline.actions())
+        return found
+
+    def firing(self, version_id: int, trigger_at: datetime, period: str, due_explicit: date | None) -> Firing:
+        """The timeline of a task ready for the sweep."""
+        key = (version_id, trigger_at, period, due_explicit)
+        found = self._firings.get(key)
+        if found is None:
+            timeline, actions = self.timeline(version_id, trigger_at, period, due_explicit)
+            found = self._firings[key] = Firing(
+                utc(timeline.overdue_at), actions, [utc(a.at) for a in actions], [a.at.isoformat() for a in actions]
+            )
         return found
 
 

@@ -328,6 +328,26 @@ def test_provisional_tasks_are_recomputed_when_the_calendar_learns_the_year(db: 
         assert s.execute(select(Task.calendar_provisional)).scalar_one() is False
 
 
+def test_reminders_reach_exactly_the_units_someone_hears(db: Engine, replay: Any) -> None:
+    """One batch mixing units with contacts, acting accounts, only a viewer or an inactive account, and nobody."""
+    ids, _ = world(db, replay.rt, codes=("G01", "G02", "G03", "G04", "S01"))
+    with write_session(db) as s:
+        s.execute(update(Unit.__table__).where(Unit.__table__.c.id == ids["G01"])
+                  .values(contacts={"email": ["g01@example.org"], "webhooks": []}))
+    add_account(db, "g02-staff", ids["G02"], "staff")
+    add_account(db, "g03-viewer", ids["G03"], "viewer", email="viewer@example.org")
+    gone = add_account(db, "s01-admin", ids["S01"], "admin", email="gone@example.org")
+    with write_session(db) as s:
+        s.execute(update(Account.__table__).where(Account.__table__.c.id == gone).values(active=False))
+    replay.at("2027-01-29T09:00")
+    assert sweep_due(db, replay.rt).reminders_sent == 5
+    with read_session(db) as s:
+        heard = s.execute(select(Unit.code, Outbox.channel, Outbox.kind).join(Unit, Unit.id == Outbox.unit_id)).all()
+        made = s.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "reminder"))
+    assert sorted(heard) == [("G01", "email", "reminder"), ("G02", "inbox", "reminder")]
+    assert made == 5  # every task's reminder is on record, heard or not
+
+
 def test_an_idle_sweep_reads_only_the_index(db: Engine, backend: str, replay: Any) -> None:
     world(db, replay.rt)
     now = replay.at("2026-03-03T09:00")
