@@ -62,6 +62,8 @@ def _check(doc: dict, database: str) -> None:
     assert sum(concurrent["tasks_touched"]) == grassroots
     assert by_name["delivery"]["notices_delivered"] == by_name["delivery"]["outbox_rows"]
     assert by_name["rollup"]["children"] == doc["tree"]["municipal"]
+    subtree = by_name["rollup_cte"]["subtree"]
+    assert subtree["path_range_seconds"] > 0 and subtree["cte_seconds"] > 0
     memory = doc["fanout_memory"]
     assert memory["province"]["tasks"] == grassroots
     assert memory["city"]["tasks"] < grassroots
