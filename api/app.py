@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, web
 from api.bootstrap import build_engine, build_runtime
@@ -41,6 +41,35 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+class SecurityHeaders:
+    """Add the security headers a response does not set itself.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware streams every
+    response through a task and a memory channel, which cost the to-do route about a fifth of its time.
+    """
+
+    HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+               (b"x-frame-options", b"DENY"))
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in self.HEADERS if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtime | None = None) -> FastAPI:
     """The app for these settings; tests pass their own database engine and a runtime on a fixed clock."""
     settings.check_secrets()
@@ -56,13 +85,5 @@ def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtim
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # Several files per submission: the whole body may hold a few files of the per-file cap.
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024 * 5 + 1024 * 1024)
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
-
+    app.add_middleware(SecurityHeaders)
     return app

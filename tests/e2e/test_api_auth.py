@@ -118,3 +118,12 @@ def test_errors_are_problem_json(client: TestClient) -> None:
     assert r.status_code == 404 and r.json()["detail"] == "unit C01 not found"
     r = client.get("/api/v1/tasks?limit=0", headers=headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit"
+
+
+def test_responses_carry_the_security_headers_once(client: TestClient) -> None:
+    for r in (client.get("/api/v1/auth/me", headers=sign_in(client, "g01-staff")), client.get("/api/v1/auth/me"),
+              client.get("/openapi.json")):
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "same-origin"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert len(r.headers.get_list("x-content-type-options")) == 1
