@@ -15,13 +15,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from engine import accounts
-from engine.actors import Actor, actor_for
-from engine.errors import NotFound, Throttled, Unauthenticated
-from engine.models import Account, ApiToken, LoginAttempt
+from engine.actors import Actor
+from engine.errors import Throttled, Unauthenticated
+from engine.models import Account, ApiToken, LoginAttempt, Role, Unit
 
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
@@ -91,20 +91,29 @@ def sign_in(
     return IssuedToken(token, expires_at, minutes * 60, account.name)
 
 
+_tokens, _accounts, _units = ApiToken.__table__, Account.__table__, Unit.__table__
+# Every authenticated request runs this: one Core statement, built once, reads the token with its
+# account and unit (no ORM objects, no statement construction per request).
+_TOKEN_ACTOR = (
+    select(_tokens.c.revoked_at, _tokens.c.expires_at, _accounts.c.id.label("account_id"), _accounts.c.name,
+           _accounts.c.role, _accounts.c.active, _units.c.id.label("unit_id"), _units.c.path, _units.c.code)
+    .select_from(_tokens.join(_accounts, _accounts.c.id == _tokens.c.account_id)
+                 .join(_units, _units.c.id == _accounts.c.unit_id))
+    .where(_tokens.c.token_hash == bindparam("token_hash"))
+)
+
+
 def verify_token(session: Session, now: datetime, token: str | None) -> Actor:
     """The actor behind a live token, or Unauthenticated."""
     if not token:
         raise Unauthenticated("sign in first: no bearer token was given")
-    row = session.execute(
-        select(ApiToken, Account.name).join(Account, Account.id == ApiToken.account_id)
-        .where(ApiToken.token_hash == token_hash(token))
-    ).first()
-    if row is None or row[0].revoked_at is not None or row[0].expires_at <= now:
+    row = session.execute(_TOKEN_ACTOR, {"token_hash": token_hash(token)}).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Unauthenticated("the token is unknown, expired or revoked; sign in again")
-    try:
-        return actor_for(session, row[1])
-    except NotFound:
-        raise Unauthenticated("the account behind this token is no longer active") from None
+    if not row.active:
+        raise Unauthenticated("the account behind this token is no longer active")
+    return Actor(name=row.name, role=Role(row.role), unit_id=row.unit_id, unit_path=row.path, unit_code=row.code,
+                 account_id=row.account_id)
 
 
 def revoke_token(session: Session, now: datetime, token: str) -> bool:

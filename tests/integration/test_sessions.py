@@ -12,7 +12,7 @@ from engine.accounts import add_account
 from engine.actors import OPERATOR
 from engine.db import read_session, write_session
 from engine.errors import Throttled, Unauthenticated
-from engine.models import ApiToken, LoginAttempt
+from engine.models import Account, ApiToken, LoginAttempt, Unit
 from engine.units import import_units
 
 from test_units import FIXTURES
@@ -48,6 +48,25 @@ def test_token_round_trip(account: Engine, replay) -> None:  # type: ignore[no-u
         assert sessions.revoke_token(s, now, issued.token) is True
         assert sessions.revoke_token(s, now, issued.token) is False
     with read_session(account) as s, pytest.raises(Unauthenticated):
+        sessions.verify_token(s, now, issued.token)
+
+
+def test_a_token_carries_its_account_and_unit_until_the_account_is_deactivated(  # type: ignore[no-untyped-def]
+    account: Engine, replay
+) -> None:
+    now = replay.rt.now()
+    issued = sign_in(account, now)
+    assert issued is not None
+    with read_session(account) as s:
+        actor = sessions.verify_token(s, now, issued.token)
+        unit = s.scalars(select(Unit).where(Unit.code == "G01")).one()
+        row = s.scalars(select(Account).where(Account.name == "g01-staff")).one()
+    assert (actor.name, actor.role, actor.unit_id, actor.unit_path, actor.unit_code, actor.account_id) == (
+        "g01-staff", "staff", unit.id, unit.path, "G01", row.id)
+    assert not actor.is_operator
+    with write_session(account) as s:
+        s.execute(Account.__table__.update().values(active=False))
+    with read_session(account) as s, pytest.raises(Unauthenticated, match="no longer active"):
         sessions.verify_token(s, now, issued.token)
 
 
