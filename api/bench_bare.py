@@ -1,6 +1,6 @@
 """The HTTP bench's baseline: a bare Starlette route serving the to-do query straight on the driver.
 
-No FastAPI, no auth, no pydantic, no SQLAlchemy: the same SQL as `engine.tasks.todo` (the same
+No FastAPI, no auth, no pydantic, no SQLAlchemy: the SQL `engine.tasks.todo` sends (the same
 columns, WHERE, ORDER BY, LIMIT and the count) on sqlite3 or psycopg, and the same JSON document.
 The handler is a plain `def`, so Starlette runs it in its thread pool as FastAPI runs the engine's
 route; each pool thread keeps one driver connection.
@@ -21,11 +21,9 @@ from starlette.routing import Route
 
 from engine.db import BUSY_TIMEOUT_MS, normalize_url
 
-PAGE_SQL = """SELECT task.id, task.assignment_id, task.definition_version_id, task.unit_id, task.subject, task.period,
- task.state, task.trigger_at, task.due_at, task.overdue_at, task.due_explicit, task.calendar_provisional,
- task.escalation_level, task.next_action_at, task.action_cursor, task.schedule_epoch, task.progress, task.target,
- task.approval_step, task.form, task.submitted_by, task.event_data, task.created_at, task.updated_at,
- task.finished_at, unit.code AS unit_code, unit.name AS unit_name, assignment.def_id, definition_version.title
+PAGE_SQL = """SELECT task.id, task.assignment_id, task.subject, task.period, task.state, task.due_at, task.overdue_at,
+ task.escalation_level, task.next_action_at, task.progress, task.target, task.calendar_provisional,
+ unit.code AS unit_code, unit.name AS unit_name, assignment.def_id, definition_version.title
 FROM task JOIN unit ON unit.id = task.unit_id JOIN assignment ON assignment.id = task.assignment_id
  JOIN definition_version ON definition_version.id = task.definition_version_id
 WHERE task.unit_id = ? AND task.state IN ('open', 'submitted') ORDER BY task.due_at, task.id LIMIT ? OFFSET ?"""
@@ -87,10 +85,10 @@ def _instant(value: Any, tz: tzinfo) -> str | None:
 
 def _item(r: Any, tz: tzinfo) -> dict[str, Any]:
     return {
-        "id": r[0], "definition_id": r[27], "assignment_id": r[1], "unit_code": r[25], "unit_name": r[26],
-        "subject": r[4] or None, "period": r[5] or None, "state": r[6], "due_at": _instant(r[8], tz),
-        "overdue_at": _instant(r[9], tz), "escalation_level": r[12], "next_action_at": _instant(r[13], tz),
-        "progress": r[16], "target": r[17], "calendar_provisional": bool(r[11]), "title": r[28],
+        "id": r[0], "definition_id": r[14], "assignment_id": r[1], "unit_code": r[12], "unit_name": r[13],
+        "subject": r[2] or None, "period": r[3] or None, "state": r[4], "due_at": _instant(r[5], tz),
+        "overdue_at": _instant(r[6], tz), "escalation_level": r[7], "next_action_at": _instant(r[8], tz),
+        "progress": r[9], "target": r[10], "calendar_provisional": bool(r[11]), "title": r[15],
     }
 
 

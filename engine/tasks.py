@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine import permissions, tree
@@ -22,6 +22,7 @@ from engine.models import (
 tasks = Task.__table__
 units = Unit.__table__
 assignments = Assignment.__table__
+versions = DefinitionVersion.__table__
 UNFINISHED = [TaskState.open.value, TaskState.submitted.value]
 MAX_PAGE = 500
 
@@ -39,45 +40,60 @@ class TaskFilter:
     offset: int = 0
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def task_json(row: Any, tz: Any) -> dict[str, Any]:
     """The stable JSON of a task (DESIGN's fields, and a few more)."""
+    # By key through the row's mapping: a Row's attribute access costs ~0.3 µs a field, a page of 50 pays it 800 times.
+    m = row._mapping
+    next_action_at = m["next_action_at"]
     return {
-        "id": row.id,
-        "definition_id": row.def_id,
-        "assignment_id": row.assignment_id,
-        "unit_code": row.unit_code,
-        "unit_name": row.unit_name,
-        "subject": row.subject or None,
-        "period": row.period or None,
-        "state": row.state,
-        "due_at": row.due_at.astimezone(tz).isoformat(),
-        "overdue_at": row.overdue_at.astimezone(tz).isoformat(),
-        "escalation_level": row.escalation_level,
-        "next_action_at": row.next_action_at.astimezone(tz).isoformat() if row.next_action_at else None,
-        "progress": row.progress,
-        "target": row.target,
-        "calendar_provisional": row.calendar_provisional,
-        "title": row.title,
+        "id": m["id"],
+        "definition_id": m["def_id"],
+        "assignment_id": m["assignment_id"],
+        "unit_code": m["unit_code"],
+        "unit_name": m["unit_name"],
+        "subject": m["subject"] or None,
+        "period": m["period"] or None,
+        "state": m["state"],
+        "due_at": m["due_at"].astimezone(tz).isoformat(),
+        "overdue_at": m["overdue_at"].astimezone(tz).isoformat(),
+        "escalation_level": m["escalation_level"],
+        "next_action_at": next_action_at.astimezone(tz).isoformat() if next_action_at else None,
+        "progress": m["progress"],
+        "target": m["target"],
+        "calendar_provisional": m["calendar_provisional"],
+        "title": m["title"],
     }
 
 
+_JOINED = (
+    tasks.join(units, units.c.id == tasks.c.unit_id)
+    .join(assignments, assignments.c.id == tasks.c.assignment_id)
+    .join(versions, versions.c.id == tasks.c.definition_version_id)
+)
+_NAMES = (units.c.code.label("unit_code"), units.c.name.label("unit_name"), assignments.c.def_id, versions.c.title)
+# What `task_json` shows, and no more: a list does not read (or decode) forms, event data and timestamps it drops.
+_LISTED = (
+    tasks.c.id, tasks.c.assignment_id, tasks.c.subject, tasks.c.period, tasks.c.state, tasks.c.due_at,
+    tasks.c.overdue_at, tasks.c.escalation_level, tasks.c.next_action_at, tasks.c.progress, tasks.c.target,
+    tasks.c.calendar_provisional,
+)
+
+
 def _base() -> Any:
-    dv = DefinitionVersion.__table__
-    return (
-        select(
-            tasks, units.c.code.label("unit_code"), units.c.name.label("unit_name"),
-            assignments.c.def_id, dv.c.title,
-        )
-        .select_from(
-            tasks.join(units, units.c.id == tasks.c.unit_id)
-            .join(assignments, assignments.c.id == tasks.c.assignment_id)
-            .join(dv, dv.c.id == tasks.c.definition_version_id)
-        )
-    )
+    """Every column of a task, with its unit, definition and title."""
+    return select(tasks, *_NAMES).select_from(_JOINED)
+
+
+def _listing() -> Any:
+    """The columns of a task list."""
+    return select(*_LISTED, *_NAMES).select_from(_JOINED)
+
+
+_MINE = and_(tasks.c.unit_id == bindparam("unit_id"), tasks.c.state.in_(UNFINISHED))
+# The to-do runs on every visit of a branch's home page: its two statements are built once.
+_TODO_PAGE = (_listing().where(_MINE).order_by(tasks.c.due_at, tasks.c.id)
+              .limit(bindparam("limit")).offset(bindparam("offset")))
+_TODO_COUNT = select(func.count()).select_from(tasks).where(_MINE)
 
 
 def list_tasks(session: Session, now: datetime, tz: Any, actor: Actor, f: TaskFilter) -> dict[str, Any]:
@@ -105,7 +121,7 @@ def list_tasks(session: Session, now: datetime, tz: Any, actor: Actor, f: TaskFi
     if f.definition:
         conds.append(assignments.c.def_id == f.definition)
     where = and_(*conds) if conds else None
-    stmt = _base()
+    stmt = _listing()
     count = select(func.count()).select_from(
         tasks.join(units, units.c.id == tasks.c.unit_id).join(assignments, assignments.c.id == tasks.c.assignment_id)
     )
@@ -124,18 +140,9 @@ def todo(session: Session, now: datetime, tz: Any, actor: Actor, limit: int = 50
     """The actor's own unit's unfinished tasks, most urgent first."""
     if actor.unit_id is None:
         raise InvalidInput([Problem("tasks", "unit", "the operator has no unit; pass --unit")])
-    stmt = (
-        _base()
-        .where(tasks.c.unit_id == actor.unit_id, tasks.c.state.in_(UNFINISHED))
-        .order_by(tasks.c.due_at, tasks.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    total = session.scalar(
-        select(func.count()).where(tasks.c.unit_id == actor.unit_id, tasks.c.state.in_(UNFINISHED))
-    )
-    return {"total": total, "limit": limit, "offset": offset,
-            "items": [task_json(r, tz) for r in session.execute(stmt).all()]}
+    rows = session.execute(_TODO_PAGE, {"unit_id": actor.unit_id, "limit": limit, "offset": offset}).all()
+    total = session.scalar(_TODO_COUNT, {"unit_id": actor.unit_id})
+    return {"total": total, "limit": limit, "offset": offset, "items": [task_json(r, tz) for r in rows]}
 
 
 def task_summary(session: Session, tz: Any, task_id: int) -> dict[str, Any]:
