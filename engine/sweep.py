@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, bindparam, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -29,10 +29,10 @@ from engine.models import Assignment, Audit, Supervision, Task, Unit
 from engine.notices import NOTIFIED_ROLES, dedupe_key, notify
 from engine.runtime import Runtime
 from engine.schedule import Action
-from engine.timelines import FINISHED, TimelineCache, recompute_provisional, reschedule, utc
+from engine.timelines import FINISHED, PROVISIONAL, TimelineCache, recompute_provisional, reschedule, utc
 from engine.tree import SEGMENT, in_subtree
 
-__all__ = ["SweepResult", "due_query", "partitions", "reschedule", "run_periodic", "sweep_due"]
+__all__ = ["DUE_PROBE", "SweepResult", "due_query", "partitions", "reschedule", "run_periodic", "sweep_due"]
 
 tasks = Task.__table__
 units = Unit.__table__
@@ -221,9 +221,10 @@ def _exists(engine: Engine, probe: Select[Any]) -> bool:
 
 
 # Built once: an idle sweep is mostly this probe, and building a statement costs more than running it.
-_DUE_PROBE = (
-    select(tasks.c.id).where(tasks.c.next_action_at <= bindparam("now", type_=tasks.c.next_action_at.type)).limit(1)
-)
+# min() is answered from the end of the index on both databases, whatever the planner's statistics
+# say; a `WHERE next_action_at <= now LIMIT 1` probe was planned as a sequential scan on PostgreSQL
+# when stale statistics promised many due rows.
+DUE_PROBE = select(func.min(tasks.c.next_action_at))
 
 
 def _anything_due(engine: Engine, now: datetime, partition: str | None) -> bool:
@@ -231,7 +232,8 @@ def _anything_due(engine: Engine, now: datetime, partition: str | None) -> bool:
         probe = select(tasks.c.id).where(tasks.c.next_action_at <= now)
         return _exists(engine, probe.join(units, units.c.id == tasks.c.unit_id).where(in_subtree(partition)))
     with engine.connect() as conn:
-        return conn.execute(_DUE_PROBE, {"now": now}).first() is not None
+        first = conn.execute(DUE_PROBE).scalar()
+    return first is not None and first <= now
 
 
 def sweep_due(
@@ -247,7 +249,7 @@ def sweep_due(
     result = SweepResult()
     calendar_key = (engine.url.render_as_string(hide_password=True), tuple(rt.calendar.known_years()))
     if partition is None and calendar_key not in _recomputed:
-        if _exists(engine, select(tasks.c.id).where(tasks.c.calendar_provisional.is_(True))):
+        if _exists(engine, select(tasks.c.id).where(PROVISIONAL)):
             result.provisional_recomputed = _with_lock_retry(engine, lambda s: recompute_provisional(s, rt))
         _recomputed.add(calendar_key)
     if not _anything_due(engine, now, partition):

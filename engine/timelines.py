@@ -27,6 +27,8 @@ tasks = Task.__table__
 versions = DefinitionVersion.__table__
 audit = Audit.__table__
 FINISHED = tuple(s.value for s in FINISHED_STATES)
+# Spelled `= true` (SQLite: `= 1`) so both databases see that the partial index ix_task_provisional covers it.
+PROVISIONAL = tasks.c.calendar_provisional == True
 
 # The task columns a re-timing reads.
 RETIME_COLUMNS = (
@@ -187,7 +189,7 @@ def reschedule(session: Session, rt: Runtime, task_ids: Iterable[int]) -> int:
 def recompute_provisional(session: Session, rt: Runtime) -> int:
     """Re-time unfinished provisional tasks whose year the calendar now knows; audited as task.recomputed."""
     rows = session.execute(
-        select(*RETIME_COLUMNS).where(tasks.c.calendar_provisional.is_(True), tasks.c.state.not_in(FINISHED))
+        select(*RETIME_COLUMNS).where(PROVISIONAL, tasks.c.state.not_in(FINISHED))
     ).all()
     if not rows:
         return 0

@@ -30,7 +30,8 @@ from engine.models import (
 from engine.periods import parse_period
 from engine.runtime import Runtime
 from engine.schedule import compute_timeline
-from engine.sweep import due_query, partitions, reschedule, sweep_due
+from engine.sweep import DUE_PROBE, due_query, partitions, reschedule, sweep_due
+from engine.timelines import PROVISIONAL
 from engine.units import import_units
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -362,6 +363,17 @@ def test_an_idle_sweep_reads_only_the_index(db: Engine, backend: str, replay: An
             s.execute(text("SET enable_seqscan = off"))
             plan = " ".join(str(r) for r in s.execute(text("EXPLAIN " + sql)))
             assert "ix_task_next_action_at" in plan, plan
+            s.execute(text("RESET enable_seqscan"))
+        # The idle path's probe reads the end of the index, whatever the statistics say.
+        probe = str(DUE_PROBE.compile(db))
+        plan = " ".join(str(r) for r in s.execute(text(("EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN ") + probe)))
+        assert "ix_task_next_action_at" in plan and "Seq Scan" not in plan and "SCAN task" not in plan, plan
+        # The once-per-process question "any provisional tasks?" reads the partial index, not the table.
+        provisional = str(select(Task.__table__.c.id).where(PROVISIONAL).compile(db))
+        if backend != "sqlite":
+            s.execute(text("SET enable_seqscan = off"))
+        plan = " ".join(str(r) for r in s.execute(text(("EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN ") + provisional)))
+        assert "ix_task_provisional" in plan, plan
 
 
 @pytest.mark.sqlite_only
