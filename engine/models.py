@@ -182,6 +182,10 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("assignment_id", "unit_id", "subject", "period", name="uq_task_identity"),
         Index("ix_task_unit_state", "unit_id", "state"),
+        # The sweep takes due tasks in (next_action_at, id) order; with id in the index a batch stops
+        # after its LIMIT even when thousands of tasks share one reminder time (SQLite keys by rowid
+        # anyway; PostgreSQL otherwise sorted the whole group for every batch).
+        Index("ix_task_next_action_at", "next_action_at", "id"),
         # The few tasks timed on a calendar year not yet published: each sweep process asks for them once,
         # and without this index that question scanned every task.
         Index("ix_task_provisional", "id", sqlite_where=text("calendar_provisional = 1"),
@@ -202,8 +206,8 @@ class Task(SQLModel, table=True):
     due_explicit: date | None = None
     calendar_provisional: bool = False
     escalation_level: int = 0
-    # The next reminder or escalation; NULL once nothing more is due. The sweep's index.
-    next_action_at: datetime | None = _instant(nullable=True, index=True)
+    # The next reminder or escalation; NULL once nothing more is due. The sweep's index (ix_task_next_action_at).
+    next_action_at: datetime | None = _instant(nullable=True)
     # How many of the timeline's actions (in time order) have been handled.
     action_cursor: int = 0
     # Bumped when the due date changes, so notices of the old timeline stay distinct.

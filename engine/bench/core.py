@@ -10,8 +10,8 @@ SQLAlchemy. The clock is a FixedClock: the bench reads the wall clock only throu
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sqlite3
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.engine import make_url
 
 from engine.actors import OPERATOR
+from engine.bench.tree import PROVINCE, province_csv
 from engine.calendar import WorkCalendar
 from engine.channels.noop import NoopTransport
 from engine.clock import FixedClock
@@ -41,7 +42,6 @@ from engine.runtime import Runtime
 from engine.schema import upgrade
 from engine.sweep import due_query, sweep_due
 from engine.units import import_units
-from engine.bench.tree import PROVINCE, province_csv
 
 T = TypeVar("T")
 TZ = ZoneInfo("Asia/Shanghai")
@@ -480,27 +480,45 @@ def _sweep_due(world: World, due: DueSet, repeat: int, step: Steps) -> dict[str,
                        due_actions=due.count, reminders_sent=sent, runs=runs, baseline_runs=base_runs)
 
 
+def _sweeper(url: str, idle: datetime, at: datetime, ready: Any, go: Any, results: Any) -> None:
+    """One sweeping worker process: warm up (imports, connection, the once-per-process checks), wait, sweep."""
+    engine = make_engine(url)
+    try:
+        sweep_due(engine, _runtime(idle))
+        ready.put(True)
+        go.wait()
+        try:
+            touched: int | str = sweep_due(engine, _runtime(at)).tasks_touched
+        except Exception as exc:  # noqa: BLE001 - any error reaching the caller is what this measures
+            touched = f"{type(exc).__name__}: {exc}"[:300]
+        results.put((touched, time.perf_counter()))
+    finally:
+        engine.dispose()
+
+
 def _sweep_concurrent(world: World, due: DueSet, one_sweep: float | None, step: Steps) -> dict[str, Any]:
+    """Two sweeps at once, in two processes as two workers would run: duplicates, misses, errors, throughput."""
     step("two sweeps at once")
     _reset_due(world, due)
     before = world.raw.rows("SELECT COALESCE(MAX(id), 0) FROM audit")[0][0]
-    errors: list[str] = []
-    touched: list[int] = []
-
-    def one() -> None:
-        try:
-            touched.append(sweep_due(world.engine, due.rt).tasks_touched)
-        except Exception as exc:  # noqa: BLE001 - any error reaching the caller is what this measures
-            errors.append(f"{type(exc).__name__}: {exc}"[:300])
-
-    def both() -> None:
-        threads = [threading.Thread(target=one) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
-    seconds, _ = clocked(both)
+    # Spawned, not forked: a child must not inherit this process's open database connections.
+    mp = multiprocessing.get_context("spawn")
+    ready, go, results = mp.Queue(), mp.Event(), mp.Queue()
+    idle = due.first - timedelta(minutes=1)
+    workers = [mp.Process(target=_sweeper, args=(world.url, idle, due.rt.now(), ready, go, results)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for _ in workers:
+        ready.get(timeout=300)
+    # perf_counter is CLOCK_MONOTONIC: one clock for every process on the machine, so the workers' ends compare.
+    start = time.perf_counter()
+    go.set()
+    finished = [results.get(timeout=3600) for _ in workers]
+    for w in workers:
+        w.join()
+    seconds = max(end for _, end in finished) - start
+    touched = [t for t, _ in finished if isinstance(t, int)]
+    errors = [t for t, _ in finished if isinstance(t, str)]
     dup = world.raw.rows(
         "SELECT COUNT(*) FROM (SELECT task_id FROM audit WHERE id > ? AND action = 'task.reminded' "
         "GROUP BY task_id HAVING COUNT(*) > 1) d", (before,))[0][0]

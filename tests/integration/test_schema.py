@@ -19,3 +19,23 @@ def test_head_matches_the_models(db: Engine) -> None:
 
 def test_upgrade_is_idempotent(db: Engine) -> None:
     assert upgrade(db) == (head_revision(), head_revision())
+
+
+def test_a_database_at_0001_upgrades_and_downgrades(db: Engine) -> None:
+    """Each migration runs both ways on a live schema, so a deployment at any revision can move."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from engine.schema import alembic_config
+
+    def indexes() -> dict[str, list[str | None]]:
+        return {ix["name"]: ix["column_names"] for ix in inspect(db).get_indexes("task") if ix["name"]}
+
+    config = alembic_config(db.url.render_as_string(hide_password=False))
+    with db.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")
+    assert current_revision(db) == "0001"
+    assert indexes()["ix_task_next_action_at"] == ["next_action_at"] and "ix_task_provisional" not in indexes()
+    assert upgrade(db) == ("0001", head_revision())
+    assert indexes()["ix_task_next_action_at"] == ["next_action_at", "id"] and "ix_task_provisional" in indexes()

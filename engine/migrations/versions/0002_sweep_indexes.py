@@ -1,4 +1,4 @@
-"""a partial index of the tasks timed on a provisional calendar
+"""the sweep's indexes: due tasks in (next_action_at, id) order; the tasks timed on a provisional calendar
 
 Revision ID: 0002
 Revises: 0001
@@ -17,9 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.drop_index('ix_task_next_action_at', table_name='task')
+    op.create_index('ix_task_next_action_at', 'task', ['next_action_at', 'id'], unique=False)
     op.create_index('ix_task_provisional', 'task', ['id'], unique=False,
                     sqlite_where=sa.text('calendar_provisional = 1'), postgresql_where=sa.text('calendar_provisional'))
 
 
 def downgrade() -> None:
     op.drop_index('ix_task_provisional', table_name='task')
+    op.drop_index('ix_task_next_action_at', table_name='task')
+    op.create_index('ix_task_next_action_at', 'task', ['next_action_at'], unique=False)
