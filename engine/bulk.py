@@ -73,6 +73,14 @@ class Bulk:
             found = self._read[key] = self._date_from_db(raw)
         return found
 
+    def one_of(self, column: str) -> str:
+        """SQL: `column` is one of a list given as a single parameter (`listed`), whatever its length."""
+        return f"{column} = ANY(?)" if self.postgres else f"{column} IN (SELECT value FROM json_each(?))"
+
+    def listed(self, values: Sequence[Any]) -> Any:
+        """A list as the single parameter of `one_of`: an array on PostgreSQL, JSON text on SQLite."""
+        return list(values) if self.postgres else json.dumps(list(values))
+
     @staticmethod
     def json(value: Any) -> str:
         """A JSON column's value, serialised as SQLAlchemy's JSON type does by default."""

@@ -65,23 +65,30 @@ def _notices(session: Session, rt: Runtime, ids: list[int]) -> dict[int, Notice]
     rows = session.execute(
         select(
             outbox.c.id, notifications.c.task_id, notifications.c.kind, notifications.c.step, notifications.c.payload,
-            versions.c.title, versions.c.body, units.c.code, units.c.name, tasks.c.due_at,
-            tasks.c.escalation_level, tasks.c.period,
+            tasks.c.definition_version_id, units.c.code, units.c.name, tasks.c.due_at, tasks.c.escalation_level,
+            tasks.c.period,
         )
         .select_from(outbox)
         .join(notifications, notifications.c.id == outbox.c.notification_id)
         .join(tasks, tasks.c.id == notifications.c.task_id)
         .join(units, units.c.id == tasks.c.unit_id)
-        .join(versions, versions.c.id == tasks.c.definition_version_id)
         .where(outbox.c.id.in_(ids))
-    )
+    ).all()
+    # A batch's notices share a few definitions: their titles are read once, not a definition body per row.
+    titles = {
+        version_id: (title, (body or {}).get("title_en", title))
+        for version_id, title, body in session.execute(
+            select(versions.c.id, versions.c.title, versions.c.body)
+            .where(versions.c.id.in_({r.definition_version_id for r in rows}))
+        )
+    }
     return {
         r.id: Notice(
             task_id=r.task_id,
             kind=r.kind,
             step=r.step,
-            title=r.title,
-            title_en=(r.body or {}).get("title_en", r.title),
+            title=titles[r.definition_version_id][0],
+            title_en=titles[r.definition_version_id][1],
             unit_code=r.code,
             unit_name=r.name,
             due_at=r.due_at.astimezone(rt.tz),

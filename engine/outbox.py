@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, bindparam, case, select, update
+from sqlalchemy import Engine, case, select, update
 from sqlalchemy.orm import Session
 
 from engine.actors import SYSTEM
+from engine.bulk import Bulk
 from engine.channels import redact_url
 from engine.db import write_session
 from engine.models import Audit, InboxItem, Outbox, Unit
@@ -87,30 +88,26 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
     for (digest_key, claim_key), members in groups.items():
         # A first claim names the message after its digest and first row; retries keep the name.
         key = claim_key or f"{digest_key}#{members[0].id}"
-        ids = [m.id for m in members]
-        session.execute(
-            update(outbox).where(outbox.c.id.in_(ids)).values(status=SENDING, claim_key=key, next_attempt_at=now + lease)
-        )
-        claimed.append(
-            Claimed(key, digest_key, members[0].channel, members[0].address, ids, max(m.attempts for m in members))
-        )
+        claimed.append(Claimed(key, digest_key, members[0].channel, members[0].address, [m.id for m in members],
+                               max(m.attempts for m in members)))
+    bulk = Bulk(session)
+    lease_until = bulk.instant(now + lease)
+    bulk.many(f"UPDATE outbox SET status = '{SENDING}', claim_key = ?, next_attempt_at = ? WHERE {bulk.one_of('id')}",
+              [(c.claim_key, lease_until, bulk.listed(c.ids)) for c in claimed])
     return claimed, len(inbox_rows)
 
 
-# Built once: acking a batch is one executemany of this, keyed by row and claim.
-_ACK = (
-    update(outbox)
-    .where(outbox.c.id == bindparam("b_id"), outbox.c.claim_key == bindparam("b_key"))
-    .values(status=SENT, sent_at=bindparam("b_now", type_=outbox.c.sent_at.type), attempts=outbox.c.attempts + 1,
-            last_error=None)
-)
-
-
 def mark_sent(session: Session, now: datetime, digests: list[Claimed]) -> None:
-    """These digests went out."""
-    rows = [{"b_id": i, "b_key": d.claim_key, "b_now": now} for d in digests for i in d.ids]
-    if rows:
-        session.connection().execute(_ACK, rows)
+    """These digests went out: one statement for the batch, each row matched with its own claim."""
+    if not digests:
+        return
+    bulk = Bulk(session)
+    # A row's claim key never changes once set (a retry keeps it), so matching ids and keys as two lists
+    # matches each row with its own claim.
+    bulk.many(f"UPDATE outbox SET status = '{SENT}', sent_at = ?, attempts = attempts + 1, last_error = NULL "
+              f"WHERE {bulk.one_of('id')} AND {bulk.one_of('claim_key')}",
+              [(bulk.instant(now), bulk.listed([i for d in digests for i in d.ids]),
+                bulk.listed([d.claim_key for d in digests]))])
 
 
 def mark_failed(
