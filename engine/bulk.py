@@ -38,40 +38,33 @@ class Bulk:
         self._instant_from_db: Callable[[Any], Any] = instant.result_processor(dialect, None) or _identity
         self._date_from_db: Callable[[Any], Any] = day.result_processor(dialect, None) or _identity
         self._written: dict[datetime, Any] = {}
-        self._read: dict[Any, Any] = {}
+        self._instants: dict[Any, Any] = {}
+        self._dates: dict[Any, Any] = {}
 
     def sql(self, text: str) -> str:
         """The statement in the driver's placeholder style (psycopg: %s)."""
         return text.replace("?", "%s") if self.postgres else text
 
-    def instant(self, value: datetime | None) -> Any:
-        """An instant as the column stores it; each distinct value converted once."""
+    @staticmethod
+    def _once(memo: dict[Any, Any], value: Any, convert: Callable[[Any], Any]) -> Any:
         if value is None:
             return None
-        found = self._written.get(value)
+        found = memo.get(value)
         if found is None:
-            found = self._written[value] = self._to_db(value)
+            found = memo[value] = convert(value)
         return found
+
+    def instant(self, value: datetime | None) -> Any:
+        """An instant as the column stores it; each distinct value converted once."""
+        return self._once(self._written, value, self._to_db)
 
     def read_instant(self, raw: Any) -> datetime | None:
         """A stored instant as the engine uses it (UTC, aware); each distinct value parsed once."""
-        if raw is None:
-            return None
-        key = ("i", raw)
-        found = self._read.get(key)
-        if found is None:
-            found = self._read[key] = self._instant_from_db(raw)
-        return found
+        return self._once(self._instants, raw, self._instant_from_db)
 
     def read_date(self, raw: Any) -> date | None:
         """A stored date as a `date`."""
-        if raw is None:
-            return None
-        key = ("d", raw)
-        found = self._read.get(key)
-        if found is None:
-            found = self._read[key] = self._date_from_db(raw)
-        return found
+        return self._once(self._dates, raw, self._date_from_db)
 
     def one_of(self, column: str) -> str:
         """SQL: `column` is one of a list given as a single parameter (`listed`), whatever its length."""
