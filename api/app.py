@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -41,6 +45,21 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+def thread_pool(size: int) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """A lifespan that runs the sync routes on at most `size` threads (anyio's default is 40).
+
+    Under 50 clients on 2 cores, 40 threads served the to-do page at well under the throughput of
+    4 to 8 (docs/performance.md, HTTP): past a few, threads only contend for the GIL and the database.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = size
+        yield
+
+    return lifespan
+
+
 class SecurityHeaders:
     """Add the security headers a response does not set itself.
 
@@ -74,7 +93,7 @@ def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtim
     """The app for these settings; tests pass their own database engine and a runtime on a fixed clock."""
     settings.check_secrets()
     app = FastAPI(title="duban", version="0.1.0", description=DESCRIPTION, docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", lifespan=thread_pool(settings.threads))
     app.state.settings = settings
     app.state.engine = engine if engine is not None else build_engine(settings)
     app.state.runtime = runtime if runtime is not None else build_runtime(settings)

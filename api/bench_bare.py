@@ -3,7 +3,7 @@
 No FastAPI, no auth, no pydantic, no SQLAlchemy: the SQL `engine.tasks.todo` sends (the same
 columns, WHERE, ORDER BY, LIMIT and the count) on sqlite3 or psycopg, and the same JSON document.
 The handler is a plain `def`, so Starlette runs it in its thread pool as FastAPI runs the engine's
-route; each pool thread keeps one driver connection.
+route, on as many threads as the engine's app is given; each pool thread keeps one driver connection.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.app import thread_pool
 from engine.db import BUSY_TIMEOUT_MS, normalize_url
 
 PAGE_SQL = """SELECT task.id, task.assignment_id, task.subject, task.period, task.state, task.due_at, task.overdue_at,
@@ -92,8 +93,8 @@ def _item(r: Any, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def bare_app(url: str, unit_id: int, tz: tzinfo) -> Starlette:
-    """The baseline app: `GET /api/v1/tasks` answers one unit's to-do page (`limit`, `offset`)."""
+def bare_app(url: str, unit_id: int, tz: tzinfo, threads: int) -> Starlette:
+    """The baseline app: `GET /api/v1/tasks` answers one unit's to-do page (`limit`, `offset`), on `threads` threads."""
     driver = Driver(url)
 
     def todo(request: Request) -> JSONResponse:
@@ -103,4 +104,4 @@ def bare_app(url: str, unit_id: int, tz: tzinfo) -> Starlette:
         return JSONResponse({"total": total, "limit": limit, "offset": offset,
                              "items": [_item(r, tz) for r in rows]})
 
-    return Starlette(routes=[Route("/api/v1/tasks", todo)])
+    return Starlette(routes=[Route("/api/v1/tasks", todo)], lifespan=thread_pool(threads))

@@ -18,21 +18,26 @@ from zoneinfo import ZoneInfo
 import uvicorn
 
 
+def _settings(args: argparse.Namespace) -> Any:
+    from api.settings import Settings
+
+    # No .env: the bench's database, zone and clock, not a deployment's; both sides get the same thread pool.
+    return Settings(_env_file=None, database_url=args.url, timezone=args.tz,  # type: ignore[call-arg]
+                    data_dir=args.data_dir, local=True)
+
+
 def _engine_app(args: argparse.Namespace) -> Any:
     from api.app import create_app
     from api.bootstrap import build_runtime
-    from api.settings import Settings
 
-    # No .env: the bench's database, zone and clock, not a deployment's.
-    settings = Settings(_env_file=None, database_url=args.url, timezone=args.tz,  # type: ignore[call-arg]
-                        data_dir=args.data_dir, local=True)
+    settings = _settings(args)
     return create_app(settings, runtime=build_runtime(settings, now=datetime.fromisoformat(args.at)))
 
 
 def _bare_app(args: argparse.Namespace) -> Any:
     from api.bench_bare import bare_app
 
-    return bare_app(args.url, args.unit_id, ZoneInfo(args.tz))
+    return bare_app(args.url, args.unit_id, ZoneInfo(args.tz), _settings(args).threads)
 
 
 def uvicorn_config(app: Any) -> uvicorn.Config:

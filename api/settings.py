@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     token_minutes: int = Field(default=12 * 60, ge=5)
     local: bool = Field(default=True, description="a local run may keep placeholder secrets")
+    threads: int = Field(default=4, ge=1, le=256, description="threads that run the API's sync routes")
 
     smtp_host: str | None = None
     smtp_port: int = 587

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import anyio.to_thread
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from api.app import create_app
 from api.deps import api_ctx
 from engine.db import read_session
 from engine.models import ApiToken
 
-from conftest import PASSWORD, World, sign_in
+from conftest import PASSWORD, World, settings_for, sign_in
 
 OPEN = {"/api/v1/auth/token"}
 
@@ -127,3 +129,21 @@ def test_responses_carry_the_security_headers_once(client: TestClient) -> None:
         assert r.headers["referrer-policy"] == "same-origin"
         assert r.headers["x-frame-options"] == "DENY"
         assert len(r.headers.get_list("x-content-type-options")) == 1
+
+
+def test_the_app_runs_its_routes_on_the_configured_threads(world: World) -> None:
+    seen: list[float] = []
+    app = create_app(settings_for(world.tmp, threads=3), engine=world.db, runtime=world.rt)
+
+    @app.get("/probe")
+    def probe() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.middleware("http")
+    async def record(request, call_next):  # type: ignore[no-untyped-def]
+        seen.append(anyio.to_thread.current_default_thread_limiter().total_tokens)
+        return await call_next(request)
+
+    with TestClient(app) as client:
+        assert client.get("/probe").json() == {"ok": True}
+    assert seen == [3]
