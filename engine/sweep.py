@@ -25,20 +25,16 @@ from engine import routing
 from engine.actors import SYSTEM
 from engine.bulk import Bulk
 from engine.db import is_sqlite, write_session
-from engine.models import Assignment, Audit, Supervision, Task, Unit
+from engine.models import Supervision, Task
 from engine.notices import NOTIFIED_ROLES, dedupe_key, notify
 from engine.runtime import Runtime
 from engine.schedule import Action
 from engine.timelines import FINISHED, PROVISIONAL, TimelineCache, recompute_provisional, reschedule, utc
-from engine.tree import SEGMENT, in_subtree
 
-__all__ = ["DUE_PROBE", "SweepResult", "due_query", "partitions", "reschedule", "run_periodic", "sweep_due"]
+__all__ = ["DUE_PROBE", "SweepResult", "due_query", "reschedule", "run_periodic", "sweep_due"]
 
 tasks = Task.__table__
-units = Unit.__table__
-assignments = Assignment.__table__
 supervisions = Supervision.__table__
-audit = Audit.__table__
 
 # Calendars (by database and known years) whose provisional tasks this process has re-timed.
 # The calendar only changes with a restart, so once per process keeps the idle sweep on the index.
@@ -61,26 +57,16 @@ class SweepResult:
         return asdict(self)
 
     def add(self, other: SweepResult) -> None:
-        """Add another sweep's counts (a partitioned sweep sums its parts)."""
+        """Add another sweep's counts (sweepers working one queue sum theirs)."""
         for key, value in asdict(other).items():
             setattr(self, key, getattr(self, key) + value)
 
 
-def due_query(now: datetime, limit: int, partition: str | None = None) -> Select[Any]:
+def due_query(now: datetime, limit: int) -> Select[Any]:
     """The ids of due tasks, oldest first, through the next_action_at index; locks them on PostgreSQL."""
-    query = select(tasks.c.id).where(tasks.c.next_action_at <= now)
-    if partition:
-        query = query.join(units, units.c.id == tasks.c.unit_id).where(in_subtree(partition))
-    query = query.order_by(tasks.c.next_action_at, tasks.c.id).limit(limit)
+    query = select(tasks.c.id).where(tasks.c.next_action_at <= now).order_by(tasks.c.next_action_at, tasks.c.id)
     # SQLite ignores this; there BEGIN IMMEDIATE already makes the batch one writer's.
-    return query.with_for_update(skip_locked=True, of=tasks)
-
-
-def partitions(session: Session) -> list[str]:
-    """The paths of the units just below the roots: the subtrees a national sweep is split by."""
-    return list(
-        session.scalars(select(units.c.path).where(func.length(units.c.path) == 2 * SEGMENT).order_by(units.c.path))
-    )
+    return query.limit(limit).with_for_update(skip_locked=True, of=tasks)
 
 
 def _upsert_supervision(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -104,23 +90,18 @@ SELECT t.id, t.definition_version_id, t.assignment_id, t.unit_id, t.period, t.tr
            SELECT 1 FROM account ac WHERE ac.unit_id = t.unit_id AND ac.active AND ac.role IN ({roles})
        ) THEN 1 ELSE 0 END
 FROM task t JOIN unit u ON u.id = t.unit_id JOIN assignment a ON a.id = t.assignment_id
-WHERE t.next_action_at <= ?{partition}
+WHERE t.next_action_at <= ?
 ORDER BY t.next_action_at, t.id
 LIMIT ?{lock}"""
-_IN_PARTITION = " AND u.path >= ? AND u.path < ?"
 _SKIP_LOCKED = " FOR UPDATE OF t SKIP LOCKED"
 _AUDIT = "INSERT INTO audit (at, actor, action, task_id, assignment_id, unit_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _ADVANCE = "UPDATE task SET action_cursor = ?, next_action_at = ?, escalation_level = ?, updated_at = ? WHERE id = ?"
 
 
-def _due_rows(bulk: Bulk, now: datetime, batch_size: int, partition: str | None) -> list[Any]:
-    params: list[Any] = [bulk.instant(now)]
-    if partition:
-        params += [partition, partition + "~"]  # the subtree's path range, as engine.tree.in_subtree
-    params.append(batch_size)
+def _due_rows(bulk: Bulk, now: datetime, batch_size: int) -> list[Any]:
     sql = _BATCH.format(roles=", ".join(f"'{role}'" for role in NOTIFIED_ROLES),
-                        partition=_IN_PARTITION if partition else "", lock=_SKIP_LOCKED if bulk.postgres else "")
-    return bulk.rows(sql, params)
+                        lock=_SKIP_LOCKED if bulk.postgres else "")
+    return bulk.rows(sql, (bulk.instant(now), batch_size))
 
 
 def _sweep_batch(
@@ -129,13 +110,12 @@ def _sweep_batch(
     now: datetime,
     cache: TimelineCache,
     batch_size: int,
-    partition: str | None,
     run_key: str,
     result: SweepResult,
 ) -> int:
     """Handle one batch of due tasks in the caller's transaction; returns how many tasks it took."""
     bulk = Bulk(session)
-    rows = _due_rows(bulk, now, batch_size, partition)
+    rows = _due_rows(bulk, now, batch_size)
     if not rows:
         return 0
     now_utc = utc(now)
@@ -227,10 +207,7 @@ def _exists(engine: Engine, probe: Select[Any]) -> bool:
 DUE_PROBE = select(func.min(tasks.c.next_action_at))
 
 
-def _anything_due(engine: Engine, now: datetime, partition: str | None) -> bool:
-    if partition:
-        probe = select(tasks.c.id).where(tasks.c.next_action_at <= now)
-        return _exists(engine, probe.join(units, units.c.id == tasks.c.unit_id).where(in_subtree(partition)))
+def _anything_due(engine: Engine, now: datetime) -> bool:
     with engine.connect() as conn:
         first = conn.execute(DUE_PROBE).scalar()
     return first is not None and first <= now
@@ -241,18 +218,17 @@ def sweep_due(
     rt: Runtime,
     *,
     batch_size: int = 1000,
-    partition: str | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> SweepResult:
     """Send every reminder and escalation due by now, in batches of `batch_size` tasks, one transaction each."""
     now = rt.clock.now()
     result = SweepResult()
     calendar_key = (engine.url.render_as_string(hide_password=True), tuple(rt.calendar.known_years()))
-    if partition is None and calendar_key not in _recomputed:
+    if calendar_key not in _recomputed:
         if _exists(engine, select(tasks.c.id).where(PROVISIONAL)):
             result.provisional_recomputed = _with_lock_retry(engine, lambda s: recompute_provisional(s, rt))
         _recomputed.add(calendar_key)
-    if not _anything_due(engine, now, partition):
+    if not _anything_due(engine, now):
         return result
     # One run key per sweep: each recipient's notices of this sweep become one digest.
     run_key = f"sweep-{utc(now).strftime('%Y%m%dT%H%M%SZ')}"
@@ -268,7 +244,7 @@ def sweep_due(
             if cache is None:
                 cache = TimelineCache(session, rt)
             cache.session = session
-            taken = _sweep_batch(session, rt, now, cache, batch_size, partition, run_key, result)
+            taken = _sweep_batch(session, rt, now, cache, batch_size, run_key, result)
             if taken and on_batch is not None:
                 on_batch(result.batches + 1)  # inside the transaction: a failure here rolls the batch back
             return taken

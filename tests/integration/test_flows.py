@@ -37,8 +37,8 @@ def test_periodic_sweep_and_delivery_flows(harness: Any, sqlite_template: Path, 
     db.dispose()
 
     assert new_periods_flow(db_url=url, now="2026-03-03T09:00+08:00") == {"periods_opened": 0, "scopes_reconciled": 0}
-    # Past the deadline: reminders skipped, the first escalation to each township, split by county subtree.
-    late = periodic_flow(db_url=url, batch_size=3, now="2027-03-03T10:00+08:00")
+    # Past the deadline: reminders skipped, the first escalation to each township, by three sweepers in batches of 3.
+    late = periodic_flow(db_url=url, batch_size=3, now="2027-03-03T10:00+08:00", sweepers=3)
     assert (late["reminders_skipped"], late["escalations"], late["tasks_touched"]) == (30, 10, 10)
     # Run again (a retried flow): nothing twice.
     again = sweep_flow(db_url=url, now="2027-03-03T10:00+08:00")

@@ -30,7 +30,7 @@ from engine.models import (
 from engine.periods import parse_period
 from engine.runtime import Runtime
 from engine.schedule import compute_timeline
-from engine.sweep import DUE_PROBE, due_query, partitions, reschedule, sweep_due
+from engine.sweep import DUE_PROBE, due_query, reschedule, sweep_due
 from engine.timelines import PROVISIONAL
 from engine.units import import_units
 
@@ -268,18 +268,6 @@ def test_a_sweep_killed_mid_batch_then_run_again(db: Engine, replay: Any) -> Non
     with read_session(db) as s:
         outbox_keys = s.execute(select(Outbox.dedupe_key)).scalars().all()
     assert len(outbox_keys) == len(set(outbox_keys))
-
-
-def test_partitioned_sweep_covers_only_its_subtree(db: Engine, replay: Any) -> None:
-    _ids, _ = world(db, replay.rt, codes=("G01", "G03"))
-    with read_session(db) as s:
-        paths = dict(s.execute(select(Unit.code, Unit.path)).all())
-        assert partitions(s) == sorted([paths["K01"], paths["K02"]])
-    replay.at("2027-03-02T10:00")
-    first = sweep_due(db, replay.rt, partition=paths["K01"])
-    assert first.tasks_touched == 1 and first.reminders_sent == 3
-    rest = sweep_due(db, replay.rt)
-    assert rest.tasks_touched == 1
 
 
 def test_reschedule_after_an_extension(db: Engine, replay: Any) -> None:
