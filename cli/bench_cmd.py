@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -15,7 +17,12 @@ from cli.context import ctx_of, emit_json, err, fail, refusals
 from engine.bench import MEASURES, BenchOptions, run_bench
 
 out = Console()
-ALL = (*MEASURES, "http")  # the HTTP figure needs the API, so it is supplied here rather than by the engine
+# The HTTP figure needs the API and the Prefect one Prefect, so they are supplied here rather than by the engine.
+ALL = (*MEASURES, "http", "prefect")
+
+
+def _prefect_installed() -> bool:
+    return importlib.util.find_spec("prefect") is not None
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +33,7 @@ def register(app: typer.Typer) -> None:
 def bench(
     ctx: typer.Context,
     units: int = typer.Option(215_000, "--units", min=10, help="Units in the province-shaped tree."),
-    only: str = typer.Option(None, "--only", help=f"Comma-separated subset of: {', '.join(MEASURES)}."),
+    only: str = typer.Option(None, "--only", help=f"Comma-separated subset of: {', '.join(ALL)}."),
     repeat: int = typer.Option(3, "--repeat", min=1, help="Best of this many runs where a run is cheap."),
     due_actions: int = typer.Option(100_000, "--due-actions", min=1, help="Due actions for the sweep benchmark."),
     workdir: Path = typer.Option(None, "--workdir", help="Where the CSV and SQLite files go [default: a temp dir]."),
@@ -43,9 +50,15 @@ def bench(
     if chosen is not None and chosen - set(ALL):
         fail(f"--only: unknown {', '.join(sorted(chosen - set(ALL)))}; one of {', '.join(ALL)}", code=2)
     with tempfile.TemporaryDirectory(prefix="duban-bench-") as tmp:
+        extra: dict[str, Any] = {"http": partial(bench_http.measure, requests=http_requests)}
+        if _prefect_installed():
+            from flows import bench as flow_bench
+
+            extra["prefect"] = flow_bench.measure
+        elif chosen and "prefect" in chosen:
+            fail("--only prefect: Prefect is not installed (pip install 'duban[prefect]')", code=2)
         opts = BenchOptions(workdir=workdir or Path(tmp), units=units, url=c.db_url, only=chosen, repeat=repeat,
-                            due_actions=due_actions, analyze=analyze,
-                            extra={"http": partial(bench_http.measure, requests=http_requests)})
+                            due_actions=due_actions, analyze=analyze, extra=extra, extra_sweeping=frozenset({"prefect"}))
         if json or not err.is_terminal:
             doc = run_bench(opts)
         else:
@@ -94,6 +107,10 @@ def _print(doc: dict) -> None:
             out.print(f"http: {m['throughput_vs_bare']}x the bare route's throughput (bar: ≥ 0.5x); p95 "
                       f"{'under' if m['p95_pass'] else 'NOT under'} {m['p95_bar_ms']} ms; page of {m['page_items']} "
                       f"({m['page_total']} in all), same ids as the bare route: {m['page_ids_match']}")
+        if m["name"] == "prefect":
+            out.print(f"prefect: a sweep flow run took {m['flow_seconds']:.3f} s, {m['fixed_seconds']} s of it the fixed "
+                      f"cost of a flow run (bar: ≤ {m['fixed_bar_seconds']} s); the rest is {m['ratio']}x the bare "
+                      f"sweep (bar: ≤ {m['bar']}x)")
     mem = doc.get("fanout_memory")
     if mem:
         out.print(f"fan-out peak memory: city {mem['city']['tasks']} tasks {mem['city']['peak_bytes'] / 1e6:.2f} MB, "

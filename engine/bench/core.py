@@ -80,6 +80,13 @@ class BenchHandle:
     rt: Runtime
     workdir: Path
     repeat: int
+    # For extras in `BenchOptions.extra_sweeping`: makes the sweep's due set due again (a new schedule
+    # epoch) and returns the instant a sweep finds it due at.
+    redue: Callable[[], datetime] | None = None
+
+    def at(self, instant: datetime) -> Runtime:
+        """The bench's runtime with its clock standing at `instant`."""
+        return _runtime(instant)
 
 
 @dataclass
@@ -101,6 +108,7 @@ class BenchOptions:
     # Measurements the engine cannot run itself (the HTTP one needs the API): name -> fn(handle) -> measurement.
     # They run last, on the same database, before it is removed.
     extra: dict[str, Callable[[BenchHandle], dict[str, Any]]] = field(default_factory=dict)
+    extra_sweeping: frozenset[str] = frozenset()  # extras that sweep the due set (they get `BenchHandle.redue`)
 
 
 # --- bare driver access ---------------------------------------------------------------------
@@ -704,7 +712,7 @@ def _steps(opts: BenchOptions, wanted: set[str]) -> int:
     n = 4 + 2 * r  # import, snapshot, fan-outs and baselines
     n += 2 if "fanout_memory" in wanted else 0
     n += 2 if "sweep_idle" in wanted else 0
-    n += 1 if wanted & {"sweep_due", "sweep_concurrent", "delivery"} else 0
+    n += 1 if wanted & ({"sweep_due", "sweep_concurrent", "delivery"} | opts.extra_sweeping) else 0
     n += 2 * h if wanted & {"sweep_due", "sweep_concurrent"} else 0
     n += 1 if "sweep_concurrent" in wanted else 0
     n += 2 * r if wanted & {"rollup", "rollup_cte"} else 0
@@ -764,7 +772,7 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> dict[str,
         if "sweep_idle" in wanted:
             results.append(_sweep_idle(world, opts.repeat, step, kind == "postgresql" and opts.analyze))
         due = None
-        if wanted & {"sweep_due", "sweep_concurrent", "delivery"}:
+        if wanted & ({"sweep_due", "sweep_concurrent", "delivery"} | opts.extra_sweeping):
             due = _due_set(world, opts.due_actions, step)
         one_sweep = None
         # Delivery needs the notices a due sweep writes, so it runs one even when not measured.
@@ -783,7 +791,12 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> dict[str,
                 results.append(_rollup_cte(world, best, opts.repeat, step))
         if due is not None and "delivery" in wanted:
             results.append(_delivery(world, due, opts, step))
-        handle = BenchHandle(url, engine, world.rt, opts.workdir, opts.repeat)
+        def redue(due: DueSet | None = due) -> datetime:
+            assert due is not None
+            _reset_due(world, due)
+            return due.rt.now()
+
+        handle = BenchHandle(url, engine, world.rt, opts.workdir, opts.repeat, redue if due is not None else None)
         for name, fn in opts.extra.items():
             if name in wanted:
                 step(name)

@@ -44,7 +44,7 @@ def _check(doc: dict, database: str) -> None:
     assert sum(doc["tree"].values()) == 3000
     assert doc["import"]["created"] == 3000
     by_name = {m["name"]: m for m in doc["measurements"]}
-    assert set(by_name) == set(MEASURES) - {"fanout_memory"} | {"http"}
+    assert set(by_name) == set(MEASURES) - {"fanout_memory"} | {"http", "prefect"}
     for m in doc["measurements"]:
         for key in ("seconds", "baseline", "baseline_seconds", "ratio", "bar", "pass"):
             assert key in m, (m["name"], key)
@@ -68,6 +68,9 @@ def _check(doc: dict, database: str) -> None:
     assert memory["province"]["tasks"] == grassroots
     assert memory["city"]["tasks"] < grassroots
     _check_http(by_name["http"])
+    prefect = by_name["prefect"]  # the sweep flow ran under Prefect's harness and swept the whole due set
+    assert prefect["reminders_sent"] == by_name["sweep_due"]["due_actions"]
+    assert prefect["fixed_seconds"] > 0 and prefect["flow_seconds"] > 0 and prefect["baseline_seconds"] > 0
 
 
 def _check_http(http: dict) -> None:
