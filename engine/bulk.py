@@ -92,6 +92,56 @@ class Bulk:
         finally:
             cursor.close()
 
+    def insert(self, table: str, columns: Sequence[tuple[str, str]], rows: list[tuple[Any, ...]], *,
+               skip_conflicts: bool = False) -> int:
+        """Rows into `table`; how many went in. `columns` are (name, PostgreSQL type) pairs.
+
+        SQLite gets one executemany. PostgreSQL gets one `INSERT … SELECT FROM unnest(…)` of an
+        array per column: executemany there costs a pipelined statement per row, most of it Python.
+        """
+        if not rows:
+            return 0
+        names = ", ".join(name for name, _ in columns)
+        tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+        if not self.postgres:
+            return self.many(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))}){tail}", rows)
+        arrays, picked = self._unnest(columns)
+        return self._run(f"INSERT INTO {table} ({names}) SELECT {picked} FROM {arrays}{tail}", self._columns(rows))
+
+    def update(self, table: str, key: tuple[str, str], columns: Sequence[tuple[str, str]],
+               rows: list[tuple[Any, ...]]) -> int:
+        """Set `columns` of the rows whose `key` is each tuple's last value; one statement on PostgreSQL."""
+        if not rows:
+            return 0
+        if not self.postgres:
+            sets = ", ".join(f"{name} = ?" for name, _ in columns)
+            return self.many(f"UPDATE {table} SET {sets} WHERE {key[0]} = ?", rows)
+        arrays, _ = self._unnest([*columns, key])
+        sets = ", ".join(f"{name} = v.c{i}" for i, (name, _) in enumerate(columns))
+        return self._run(f"UPDATE {table} SET {sets} FROM {arrays} WHERE {table}.{key[0]} = v.c{len(columns)}",
+                         self._columns(rows))
+
+    @staticmethod
+    def _unnest(columns: Sequence[tuple[str, str]]) -> tuple[str, str]:
+        # %b: arrays go in binary, each element by psycopg's C dumpers (its text format escapes every string
+        # through a regex in Python). JSON travels as text and is cast back per value.
+        arrays = ", ".join(f"%b::{'text' if kind == 'json' else kind}[]" for _, kind in columns)
+        aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+        picked = ", ".join(f"v.c{i}::json" if kind == "json" else f"v.c{i}" for i, (_, kind) in enumerate(columns))
+        return f"unnest({arrays}) AS v({aliases})", picked
+
+    @staticmethod
+    def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+        return [list(column) for column in zip(*rows, strict=True)]
+
+    def _run(self, text: str, params: Sequence[Any]) -> int:
+        cursor = self._cursor()
+        try:
+            cursor.execute(self.sql(text), tuple(params))
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
     def many(self, text: str, rows: list[tuple[Any, ...]]) -> int:
         """One statement over many parameter tuples (executemany); how many rows it changed."""
         if not rows:

@@ -91,8 +91,8 @@ def recipients(session: Session, unit_ids: Iterable[int]) -> dict[int, list[tupl
     return found
 
 
-_INSERT_QUIET = ("INSERT INTO notification (dedupe_key, task_id, kind, step, unit_id, created_at, payload) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+_NOTICE = (("dedupe_key", "text"), ("task_id", "integer"), ("kind", "text"), ("step", "integer"),
+           ("unit_id", "integer"), ("created_at", "timestamptz"), ("payload", "json"))
 
 
 def _insert_quiet(session: Session, now: datetime, rows: list[dict[str, Any]]) -> int:
@@ -101,11 +101,11 @@ def _insert_quiet(session: Session, now: datetime, rows: list[dict[str, Any]]) -
         return 0
     bulk = Bulk(session)
     at = bulk.instant(now)
-    return bulk.many(_INSERT_QUIET, [
+    return bulk.insert("notification", _NOTICE, [
         (row.get("dedupe_key") or dedupe_key(row["task_id"], row["kind"], row["step"]), row["task_id"], row["kind"],
          row["step"], row["unit_id"], at, bulk.json(row.get("payload") or {}))
         for row in rows
-    ])
+    ], skip_conflicts=True)
 
 
 def notify(

@@ -94,8 +94,10 @@ WHERE t.next_action_at <= ?
 ORDER BY t.next_action_at, t.id
 LIMIT ?{lock}"""
 _SKIP_LOCKED = " FOR UPDATE OF t SKIP LOCKED"
-_AUDIT = "INSERT INTO audit (at, actor, action, task_id, assignment_id, unit_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
-_ADVANCE = "UPDATE task SET action_cursor = ?, next_action_at = ?, escalation_level = ?, updated_at = ? WHERE id = ?"
+_AUDIT = (("at", "timestamptz"), ("actor", "text"), ("action", "text"), ("task_id", "integer"),
+          ("assignment_id", "integer"), ("unit_id", "integer"), ("payload", "json"))
+_ADVANCE = (("action_cursor", "integer"), ("next_action_at", "timestamptz"), ("escalation_level", "integer"),
+            ("updated_at", "timestamptz"))
 
 
 def _due_rows(bulk: Bulk, now: datetime, batch_size: int) -> list[Any]:
@@ -175,8 +177,8 @@ def _sweep_batch(
     result.tasks_touched += len(advances)
     _upsert_supervision(session, watch)
     notify(session, rt, notices, run_key=run_key, quiet_units=quiet)
-    bulk.many(_AUDIT, events)
-    bulk.many(_ADVANCE, advances)
+    bulk.insert("audit", _AUDIT, events)
+    bulk.update("task", ("id", "integer"), _ADVANCE, advances)
     return len(rows)
 
 
