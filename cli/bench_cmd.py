@@ -37,7 +37,7 @@ def bench(
     repeat: int = typer.Option(3, "--repeat", min=1, help="Best of this many runs where a run is cheap."),
     due_actions: int = typer.Option(100_000, "--due-actions", min=1, help="Due actions for the sweep benchmark."),
     workdir: Path = typer.Option(None, "--workdir", help="Where the CSV and SQLite files go [default: a temp dir]."),
-    analyze: bool = typer.Option(True, "--analyze/--no-analyze", help="PostgreSQL: ANALYZE after the import and VACUUM ANALYZE before the idle sweep, as autovacuum would."),
+    analyze: bool = typer.Option(True, "--analyze/--no-analyze", help="PostgreSQL: ANALYZE after the import and before the roll-up, VACUUM ANALYZE before the idle sweep, as autovacuum would."),
     http_requests: int = typer.Option(3000, "--http-requests", min=1, help="Requests per side and run of the HTTP "
                                                                             "benchmark."),
     json: bool = typer.Option(False, "--json", help="Print one JSON document and nothing else."),
