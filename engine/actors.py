@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,19 +33,25 @@ OPERATOR = Actor(name="operator", role="operator")
 SYSTEM = Actor(name="system", role="system")
 
 
+_accounts, _units = Account.__table__, Unit.__table__
+# What an actor is read from: an account joined to its unit. Token checks (engine/sessions.py) join their
+# token to the same, so both build the actor one way.
+ACCOUNT_UNIT = _accounts.join(_units, _units.c.id == _accounts.c.unit_id)
+ACTOR_COLUMNS = (_accounts.c.id.label("account_id"), _accounts.c.name, _accounts.c.role, _accounts.c.active,
+                 _units.c.id.label("unit_id"), _units.c.path, _units.c.code)
+
+
+def actor_from(row: Any) -> Actor:
+    """The actor of a row holding ACTOR_COLUMNS."""
+    return Actor(name=row.name, role=Role(row.role), unit_id=row.unit_id, unit_path=row.path, unit_code=row.code,
+                 account_id=row.account_id)
+
+
 def actor_for(session: Session, account_name: str) -> Actor:
     """The actor of an active account, or NotFound."""
     row = session.execute(
-        select(Account, Unit).join(Unit, Unit.id == Account.unit_id).where(Account.name == account_name)
+        select(*ACTOR_COLUMNS).select_from(ACCOUNT_UNIT).where(_accounts.c.name == account_name)
     ).first()
-    if row is None or not row[0].active:
+    if row is None or not row.active:
         raise NotFound(f"account {account_name} not found")
-    account, unit = row
-    return Actor(
-        name=account.name,
-        role=Role(account.role),
-        unit_id=unit.id,
-        unit_path=unit.path,
-        unit_code=unit.code,
-        account_id=account.id,
-    )
+    return actor_from(row)

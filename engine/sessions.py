@@ -19,9 +19,9 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from engine import accounts
-from engine.actors import Actor
+from engine.actors import ACCOUNT_UNIT, ACTOR_COLUMNS, Actor, actor_from
 from engine.errors import Throttled, Unauthenticated
-from engine.models import Account, ApiToken, LoginAttempt, Role, Unit
+from engine.models import Account, ApiToken, LoginAttempt
 
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
@@ -91,14 +91,12 @@ def sign_in(
     return IssuedToken(token, expires_at, minutes * 60, account.name)
 
 
-_tokens, _accounts, _units = ApiToken.__table__, Account.__table__, Unit.__table__
+_tokens = ApiToken.__table__
 # Every authenticated request runs this: one Core statement, built once, reads the token with its
 # account and unit (no ORM objects, no statement construction per request).
 _TOKEN_ACTOR = (
-    select(_tokens.c.revoked_at, _tokens.c.expires_at, _accounts.c.id.label("account_id"), _accounts.c.name,
-           _accounts.c.role, _accounts.c.active, _units.c.id.label("unit_id"), _units.c.path, _units.c.code)
-    .select_from(_tokens.join(_accounts, _accounts.c.id == _tokens.c.account_id)
-                 .join(_units, _units.c.id == _accounts.c.unit_id))
+    select(_tokens.c.revoked_at, _tokens.c.expires_at, *ACTOR_COLUMNS)
+    .select_from(_tokens.join(ACCOUNT_UNIT, Account.__table__.c.id == _tokens.c.account_id))
     .where(_tokens.c.token_hash == bindparam("token_hash"))
 )
 
@@ -112,8 +110,7 @@ def verify_token(session: Session, now: datetime, token: str | None) -> Actor:
         raise Unauthenticated("the token is unknown, expired or revoked; sign in again")
     if not row.active:
         raise Unauthenticated("the account behind this token is no longer active")
-    return Actor(name=row.name, role=Role(row.role), unit_id=row.unit_id, unit_path=row.path, unit_code=row.code,
-                 account_id=row.account_id)
+    return actor_from(row)
 
 
 def revoke_token(session: Session, now: datetime, token: str) -> bool:
