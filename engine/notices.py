@@ -65,6 +65,17 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[s
     return []
 
 
+def heard_sql(unit: str) -> str:
+    """SQL: whether anyone may be listed to hear about unit alias `unit` (its contacts, or an account that acts).
+
+    For a query that reads it with its rows (the sweep's batch): where this is false `recipients` finds
+    nobody; where it is true `recipients` still decides (contacts may hold only empty lists).
+    """
+    roles = ", ".join(f"'{role}'" for role in NOTIFIED_ROLES)
+    return (f"(CAST({unit}.contacts AS TEXT) <> '{{}}' OR EXISTS (SELECT 1 FROM account ac "
+            f"WHERE ac.unit_id = {unit}.id AND ac.active AND ac.role IN ({roles})))")
+
+
 def recipients(session: Session, unit_ids: Iterable[int]) -> dict[int, list[tuple[str, str, int | None]]]:
     """Each unit's (channel, address, account_id) destinations: its contacts and its acting accounts."""
     wanted = sorted(set(unit_ids))

@@ -26,12 +26,12 @@ from engine.actors import SYSTEM
 from engine.bulk import Bulk
 from engine.db import is_sqlite, write_session
 from engine.models import Supervision, Task
-from engine.notices import NOTIFIED_ROLES, dedupe_key, notify
+from engine.notices import dedupe_key, heard_sql, notify
 from engine.runtime import Runtime
 from engine.schedule import Action
 from engine.timelines import FINISHED, PROVISIONAL, TimelineCache, recompute_provisional, reschedule, utc
 
-__all__ = ["DUE_PROBE", "SweepResult", "due_query", "reschedule", "run_periodic", "sweep_due"]
+__all__ = ["DUE_PROBE", "SweepResult", "explain_batch", "reschedule", "run_periodic", "sweep_due"]
 
 tasks = Task.__table__
 supervisions = Supervision.__table__
@@ -62,13 +62,6 @@ class SweepResult:
             setattr(self, key, getattr(self, key) + value)
 
 
-def due_query(now: datetime, limit: int) -> Select[Any]:
-    """The ids of due tasks, oldest first, through the next_action_at index; locks them on PostgreSQL."""
-    query = select(tasks.c.id).where(tasks.c.next_action_at <= now).order_by(tasks.c.next_action_at, tasks.c.id)
-    # SQLite ignores this; there BEGIN IMMEDIATE already makes the batch one writer's.
-    return query.limit(limit).with_for_update(skip_locked=True, of=tasks)
-
-
 def _upsert_supervision(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
@@ -80,19 +73,18 @@ def _upsert_supervision(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(stmt, rows)
 
 
-# The batch: due tasks with what handling them needs, in one read through the next_action_at index.
-# The last column says whether anyone is listed to hear about the unit (contacts, or an account that
-# acts), so notices to units nobody hears skip the recipients lookup.
-_BATCH = """
+# The batch: due tasks with what handling them needs, in one read through the (next_action_at, id) index.
+# The last column says whether anyone is listed to hear about the unit, so notices to units nobody
+# hears skip the recipients lookup. PostgreSQL locks the batch (SKIP LOCKED: concurrent sweeps take
+# different tasks); on SQLite BEGIN IMMEDIATE already makes it one writer's.
+_BATCH = f"""
 SELECT t.id, t.definition_version_id, t.assignment_id, t.unit_id, t.period, t.trigger_at, t.due_explicit,
        t.state, t.action_cursor, t.schedule_epoch, t.escalation_level, u.path, a.issuer_unit_id,
-       CASE WHEN CAST(u.contacts AS TEXT) <> '{{}}' OR EXISTS (
-           SELECT 1 FROM account ac WHERE ac.unit_id = t.unit_id AND ac.active AND ac.role IN ({roles})
-       ) THEN 1 ELSE 0 END
+       CASE WHEN {heard_sql("u")} THEN 1 ELSE 0 END
 FROM task t JOIN unit u ON u.id = t.unit_id JOIN assignment a ON a.id = t.assignment_id
 WHERE t.next_action_at <= ?
 ORDER BY t.next_action_at, t.id
-LIMIT ?{lock}"""
+LIMIT ?"""
 _SKIP_LOCKED = " FOR UPDATE OF t SKIP LOCKED"
 _AUDIT = (("at", "timestamptz"), ("actor", "text"), ("action", "text"), ("task_id", "integer"),
           ("assignment_id", "integer"), ("unit_id", "integer"), ("payload", "json"))
@@ -100,10 +92,16 @@ _ADVANCE = (("action_cursor", "integer"), ("next_action_at", "timestamptz"), ("e
             ("updated_at", "timestamptz"))
 
 
-def _due_rows(bulk: Bulk, now: datetime, batch_size: int) -> list[Any]:
-    sql = _BATCH.format(roles=", ".join(f"'{role}'" for role in NOTIFIED_ROLES),
-                        lock=_SKIP_LOCKED if bulk.postgres else "")
+def _due_rows(bulk: Bulk, now: datetime, batch_size: int, explain: str = "") -> list[Any]:
+    sql = explain + _BATCH + (_SKIP_LOCKED if bulk.postgres else "")
     return bulk.rows(sql, (bulk.instant(now), batch_size))
+
+
+def explain_batch(session: Session, now: datetime, batch_size: int = 1000) -> list[str]:
+    """The database's plan for a sweep batch, of the statement the sweep sends (for tests and `duban bench`)."""
+    bulk = Bulk(session)
+    explain = "EXPLAIN " if bulk.postgres else "EXPLAIN QUERY PLAN "
+    return [str(row[-1]) for row in _due_rows(bulk, now, batch_size, explain)]
 
 
 def _sweep_batch(

@@ -40,7 +40,7 @@ from engine.notices import digest_key_for
 from engine.reports import rollup
 from engine.runtime import Runtime
 from engine.schema import upgrade
-from engine.sweep import due_query, sweep_due
+from engine.sweep import explain_batch, sweep_due
 from engine.units import import_units
 
 T = TypeVar("T")
@@ -372,18 +372,9 @@ def _fanout_memory(world: World, step: Steps) -> dict[str, Any]:
 
 
 def _explain_due(world: World, now: datetime) -> dict[str, Any]:
-    compiled = due_query(now, 1000).compile(dialect=world.engine.dialect)
-    if world.kind == "sqlite":
-        params = [compiled.params[name] for name in (compiled.positiontup or [])]
-        params = [p.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(p, datetime) else p for p in params]
-        plan = [str(r[-1]) for r in world.raw.rows("EXPLAIN QUERY PLAN " + str(compiled), params)]
-    else:
-        cur = world.raw.conn.cursor()
-        cur.execute("EXPLAIN " + str(compiled), compiled.params)
-        plan = [r[0] for r in cur.fetchall()]
-        cur.close()
-    text = "\n".join(plan)
-    return {"plan": plan, "uses_index": "ix_task_next_action_at" in text}
+    with read_session(world.engine) as s:
+        plan = explain_batch(s, now)
+    return {"plan": plan, "uses_index": "ix_task_next_action_at" in "\n".join(plan)}
 
 
 def _sweep_idle(world: World, repeat: int, step: Steps, vacuum: bool) -> dict[str, Any]:
