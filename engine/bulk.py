@@ -1,4 +1,4 @@
-"""Driver-level reads and writes for the sweep's batches, without per-row parameter processing.
+"""Driver-level reads and writes for the hot paths (sweep batches, outbox claims and acks), without per-row parameter processing.
 
 SQLAlchemy's executemany builds and converts every row's parameters one by one; at
 100,000 due actions the sweep spent more time there than in the database. A `Bulk`
@@ -12,7 +12,8 @@ columns would write them (the `Instant` and `Date` types' own processors, JSON a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -79,18 +80,26 @@ class Bulk:
         """A JSON column's value, serialised as SQLAlchemy's JSON type does by default."""
         return json.dumps(value)
 
-    def _cursor(self) -> Any:
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
         # The DBAPI connection under the session's own: same transaction, no per-row processing.
-        return self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            yield cursor
+        finally:
+            cursor.close()
 
     def rows(self, text: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """The rows of one query, as the driver returns them."""
-        cursor = self._cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.execute(self.sql(text), tuple(params))
             return cursor.fetchall()
-        finally:
-            cursor.close()
+
+    def execute(self, text: str, params: Sequence[Any]) -> int:
+        """One statement; how many rows it changed."""
+        with self._cursor() as cursor:
+            cursor.execute(self.sql(text), tuple(params))
+            return cursor.rowcount
 
     def insert(self, table: str, columns: Sequence[tuple[str, str]], rows: list[tuple[Any, ...]], *,
                skip_conflicts: bool = False) -> int:
@@ -106,7 +115,7 @@ class Bulk:
         if not self.postgres:
             return self.many(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))}){tail}", rows)
         arrays, picked = self._unnest(columns)
-        return self._run(f"INSERT INTO {table} ({names}) SELECT {picked} FROM {arrays}{tail}", self._columns(rows))
+        return self.execute(f"INSERT INTO {table} ({names}) SELECT {picked} FROM {arrays}{tail}", self._columns(rows))
 
     def update(self, table: str, key: tuple[str, str], columns: Sequence[tuple[str, str]],
                rows: list[tuple[Any, ...]]) -> int:
@@ -118,7 +127,7 @@ class Bulk:
             return self.many(f"UPDATE {table} SET {sets} WHERE {key[0]} = ?", rows)
         arrays, _ = self._unnest([*columns, key])
         sets = ", ".join(f"{name} = v.c{i}" for i, (name, _) in enumerate(columns))
-        return self._run(f"UPDATE {table} SET {sets} FROM {arrays} WHERE {table}.{key[0]} = v.c{len(columns)}",
+        return self.execute(f"UPDATE {table} SET {sets} FROM {arrays} WHERE {table}.{key[0]} = v.c{len(columns)}",
                          self._columns(rows))
 
     @staticmethod
@@ -134,21 +143,10 @@ class Bulk:
     def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
         return [list(column) for column in zip(*rows, strict=True)]
 
-    def _run(self, text: str, params: Sequence[Any]) -> int:
-        cursor = self._cursor()
-        try:
-            cursor.execute(self.sql(text), tuple(params))
-            return cursor.rowcount
-        finally:
-            cursor.close()
-
     def many(self, text: str, rows: list[tuple[Any, ...]]) -> int:
         """One statement over many parameter tuples (executemany); how many rows it changed."""
         if not rows:
             return 0
-        cursor = self._cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.executemany(self.sql(text), rows)
             return cursor.rowcount
-        finally:
-            cursor.close()

@@ -104,10 +104,10 @@ def mark_sent(session: Session, now: datetime, digests: list[Claimed]) -> None:
     bulk = Bulk(session)
     # A row's claim key never changes once set (a retry keeps it), so matching ids and keys as two lists
     # matches each row with its own claim.
-    bulk.many(f"UPDATE outbox SET status = '{SENT}', sent_at = ?, attempts = attempts + 1, last_error = NULL "
-              f"WHERE {bulk.one_of('id')} AND {bulk.one_of('claim_key')}",
-              [(bulk.instant(now), bulk.listed([i for d in digests for i in d.ids]),
-                bulk.listed([d.claim_key for d in digests]))])
+    bulk.execute(f"UPDATE outbox SET status = '{SENT}', sent_at = ?, attempts = attempts + 1, last_error = NULL "
+                 f"WHERE {bulk.one_of('id')} AND {bulk.one_of('claim_key')}",
+                 (bulk.instant(now), bulk.listed([i for d in digests for i in d.ids]),
+                  bulk.listed([d.claim_key for d in digests])))
 
 
 def mark_failed(
