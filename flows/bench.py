@@ -31,7 +31,7 @@ def measure(handle: BenchHandle) -> dict[str, Any]:
     swept: dict[str, int] = {}
     with prefect_test_harness(server_startup_timeout=120):
         sweep_flow(db_url=handle.url, now=idle_at, sweepers=1)  # warm-up: imports, the server's first run
-        for _ in range(max(1, handle.repeat - 1)):
+        for _ in range(handle.repeat):
             fixed.append(clocked(lambda: sweep_flow(db_url=handle.url, now=idle_at, sweepers=1))[0])
             at = handle.redue()
             bares.append(clocked(lambda at=at: sweep_due(handle.engine, handle.at(at)))[0])

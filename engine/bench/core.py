@@ -512,14 +512,18 @@ def _sweep_concurrent(world: World, due: DueSet, one_sweep: float | None, step: 
     workers = [mp.Process(target=_sweeper, args=(world.url, idle, due.rt.now(), ready, go, results)) for _ in range(2)]
     for w in workers:
         w.start()
-    for _ in workers:
-        ready.get(timeout=300)
-    # perf_counter is CLOCK_MONOTONIC: one clock for every process on the machine, so the workers' ends compare.
-    start = time.perf_counter()
-    go.set()
-    finished = [results.get(timeout=3600) for _ in workers]
-    for w in workers:
-        w.join()
+    try:
+        for _ in workers:
+            ready.get(timeout=300)
+        # perf_counter is CLOCK_MONOTONIC: one clock for every process on the machine, so the workers' ends compare.
+        start = time.perf_counter()
+        go.set()
+        finished = [results.get(timeout=3600) for _ in workers]
+    finally:
+        for w in workers:  # a worker that died or hung must not outlive the bench
+            w.join(timeout=5)
+            if w.is_alive():
+                w.terminate()
     seconds = max(end for _, end in finished) - start
     touched = [t for t, _ in finished if isinstance(t, int)]
     errors = [t for t, _ in finished if isinstance(t, str)]
@@ -549,7 +553,7 @@ _MEASURES_SQL = """COUNT(*), SUM(CASE WHEN t.state = 'done' THEN 1 ELSE 0 END),
 
 def _rollup(world: World, repeat: int, step: Steps) -> tuple[dict[str, Any], float]:
     raw, now = world.raw, world.rt.now()
-    root_path, root_id = raw.rows("SELECT path, id FROM unit WHERE code = ?", (PROVINCE,))[0]
+    root_path = raw.rows("SELECT path FROM unit WHERE code = ?", (PROVINCE,))[0][0]
     at, cut = raw.time(now), len(root_path) + 5
     by_child = (f"SELECT substr(u.path, 1, {cut}) AS prefix, {_MEASURES_SQL} FROM task t JOIN unit u ON u.id = t.unit_id "
                 "WHERE u.path >= ? AND u.path < ? GROUP BY substr(u.path, 1, " + str(cut) + ")")
@@ -684,7 +688,7 @@ def _delivery(world: World, due: DueSet, opts: BenchOptions, step: Steps) -> dic
         step(f"outbox delivery {i + 1}/{opts.repeat}")
         _reset_outbox(world, lo, hi, now)
         transport = NoopTransport()
-        seconds, _ = clocked(lambda: deliver_outbox(world.engine, due.rt, {"email": transport}))
+        seconds, _ = clocked(lambda transport=transport: deliver_outbox(world.engine, due.rt, {"email": transport}))
         runs.append(seconds)
         notices = transport.notices
         step(f"bare claim-and-ack loop {i + 1}/{opts.repeat}")
