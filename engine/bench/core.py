@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, inspect, select
 from sqlalchemy.engine import make_url
 
 from engine.actors import OPERATOR
@@ -716,6 +716,11 @@ def _steps(opts: BenchOptions, wanted: set[str]) -> int:
     return n + len(wanted & set(opts.extra))
 
 
+def _holds_units(engine: Engine) -> bool:
+    with read_session(engine) as s:
+        return bool(s.scalar(select(func.count()).select_from(Unit.__table__)))
+
+
 def run_bench(opts: BenchOptions, progress: Progress | None = None) -> dict[str, Any]:
     """Build a province-sized tree, measure every selected path against its baseline; one JSON-able document."""
     known = (*MEASURES, *opts.extra)
@@ -728,11 +733,13 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> dict[str,
     url = opts.url or f"sqlite:///{opts.workdir / 'bench.db'}"
     step = Steps(_steps(opts, wanted), progress)
     engine = make_engine(url)
+    # Asked before any migration runs: a refused database is left exactly as it was.
+    tables = set(inspect(engine).get_table_names())
+    if tables and ("unit" not in tables or _holds_units(engine)):
+        engine.dispose()
+        raise InvalidInput([Problem("bench", "--db", "the bench needs an empty database (no tables, or duban's "
+                                                     "schema with no units); it fills it with a tree")])
     upgrade(engine)
-    with read_session(engine) as s:
-        if s.scalar(select(func.count()).select_from(Unit.__table__)):
-            engine.dispose()
-            raise InvalidInput([Problem("bench", "--db", "the bench needs an empty database; it fills it with a tree")])
     kind = "sqlite" if is_sqlite(engine) else "postgresql"
     world = World(engine, _runtime(T0), kind, url, Raw.open(url))
     doc: dict[str, Any] = {"database": kind, "units": opts.units, "repeat": opts.repeat, "measurements": []}

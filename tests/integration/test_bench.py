@@ -122,6 +122,19 @@ def test_bench_refuses_unknown_measurement(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
+def test_bench_refuses_a_database_in_use_and_leaves_it_as_it_was(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE ledger (id INTEGER PRIMARY KEY)")
+    result = CliRunner().invoke(_app(), ["--db", f"sqlite:///{path}", "bench", "--units", "500",
+                                         "--workdir", str(tmp_path / "w")])
+    assert result.exit_code == 1 and "empty database" in result.output
+    with sqlite3.connect(path) as conn:  # no migration ran: the file holds only what it held
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["ledger"]
+
+
 @pytest.mark.skipif(not PG_URL, reason="DUBAN_TEST_POSTGRES_URL is not set")
 def test_bench_on_postgres(tmp_path: Path) -> None:
     assert PG_URL
