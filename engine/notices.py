@@ -106,16 +106,15 @@ _NOTICE = (("dedupe_key", "text"), ("task_id", "integer"), ("kind", "text"), ("s
            ("unit_id", "integer"), ("created_at", "timestamptz"), ("payload", "json"))
 
 
-def _insert_quiet(session: Session, now: datetime, rows: list[dict[str, Any]]) -> int:
+def _insert_quiet(session: Session, values: list[dict[str, Any]]) -> int:
     """Notices nobody is listed to receive: no outbox rows, so no ids to read back; how many were new."""
-    if not rows:
+    if not values:
         return 0
     bulk = Bulk(session)
-    at = bulk.instant(now)
     return bulk.insert("notification", _NOTICE, [
-        (row.get("dedupe_key") or dedupe_key(row["task_id"], row["kind"], row["step"]), row["task_id"], row["kind"],
-         row["step"], row["unit_id"], at, bulk.json(row.get("payload") or {}))
-        for row in rows
+        (v["dedupe_key"], v["task_id"], v["kind"], v["step"], v["unit_id"], bulk.instant(v["created_at"]),
+         bulk.json(v["payload"]))
+        for v in values
     ], skip_conflicts=True)
 
 
@@ -132,10 +131,6 @@ def notify(
         return 0
     now = rt.clock.now()
     run = run_key or default_run_key(now)
-    quiet = [row for row in rows if row["unit_id"] in quiet_units] if quiet_units else []
-    if quiet:
-        rows = [row for row in rows if row["unit_id"] not in quiet_units]
-    made = _insert_quiet(session, now, quiet)
     values = [
         {
             "dedupe_key": row.get("dedupe_key") or dedupe_key(row["task_id"], row["kind"], row["step"]),
@@ -148,6 +143,10 @@ def notify(
         }
         for row in rows
     ]
+    made = 0
+    if quiet_units:
+        made = _insert_quiet(session, [v for v in values if v["unit_id"] in quiet_units])
+        values = [v for v in values if v["unit_id"] not in quiet_units]
     created = insert_ignoring_duplicates(
         session, notifications, values, notifications.c.id, notifications.c.dedupe_key
     )
