@@ -13,11 +13,23 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, web
-from api.bootstrap import build_engine, build_runtime
-from api.routes import assignments, auth, calendar, definitions, events, files, inbox, reports, supervision, tasks, units
-from api.settings import Settings
-from engine.runtime import Runtime
+from duban.api import errors, web
+from duban.api.routes import (
+    assignments,
+    auth,
+    calendar,
+    definitions,
+    events,
+    files,
+    inbox,
+    reports,
+    supervision,
+    tasks,
+    units,
+)
+from duban.bootstrap import build_engine, build_runtime
+from duban.engine.runtime import Runtime
+from duban.settings import Settings
 
 HERE = Path(__file__).parent
 ROUTERS = (auth, tasks, units, reports, definitions, assignments, events, supervision, inbox, calendar, files)
@@ -39,7 +51,9 @@ class BodyLimit:
         if scope["type"] == "http":
             length = dict(scope["headers"]).get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_bytes:
-                response = errors.problem(413, "Refused", f"the request is larger than {self.max_bytes} bytes")
+                response = errors.problem(
+                    413, "Refused", f"the request is larger than {self.max_bytes} bytes"
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -67,8 +81,11 @@ class SecurityHeaders:
     response through a task and a memory channel, which cost the to-do route about a fifth of its time.
     """
 
-    HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
-               (b"x-frame-options", b"DENY"))
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+        (b"x-frame-options", b"DENY"),
+    )
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -92,8 +109,15 @@ class SecurityHeaders:
 def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtime | None = None) -> FastAPI:
     """The app for these settings; tests pass their own database engine and a runtime on a fixed clock."""
     settings.check_secrets()
-    app = FastAPI(title="duban", version="0.1.0", description=DESCRIPTION, docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/openapi.json", lifespan=thread_pool(settings.threads))
+    app = FastAPI(
+        title="duban",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=thread_pool(settings.threads),
+    )
     app.state.settings = settings
     app.state.engine = engine if engine is not None else build_engine(settings)
     app.state.runtime = runtime if runtime is not None else build_runtime(settings)

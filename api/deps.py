@@ -12,15 +12,16 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.settings import Settings
-from engine import sessions
-from engine.actors import Actor
-from engine.db import read_session, write_session
-from engine.runtime import Runtime
+from duban.engine.access import sessions
+from duban.engine.access.actors import Actor
+from duban.engine.runtime import Runtime
+from duban.engine.store.db import read_session, write_session
+from duban.settings import Settings
 
 COOKIE = "duban_session"
-oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False,
-                              description="Bearer token from POST /api/v1/auth/token")
+oauth2 = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token", auto_error=False, description="Bearer token from POST /api/v1/auth/token"
+)
 
 
 @dataclass

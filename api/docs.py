@@ -19,7 +19,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": ["where", "field", "message"],
-                "properties": {"where": {"type": "string"}, "field": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "where": {"type": "string"},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                },
             },
         },
     },
@@ -46,14 +50,19 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         example: dict[str, Any] = {"type": "about:blank", "title": title, "status": code, "detail": detail}
         if code == 422:
             example["errors"] = [{"where": "task 7", "field": "trained_on", "message": "required"}]
-        out[code] = {"description": title, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA, "example": example}}}
+        out[code] = {
+            "description": title,
+            "content": {PROBLEM: {"schema": PROBLEM_SCHEMA, "example": example}},
+        }
     return out
 
 
 STD = (400, 401, 403, 404, 409, 422)
 
 
-def ok(example: Any, *codes: int, status: int = 200, media: str = "application/json") -> dict[int | str, dict[str, Any]]:
+def ok(
+    example: Any, *codes: int, status: int = 200, media: str = "application/json"
+) -> dict[int | str, dict[str, Any]]:
     """A success response with its example, plus the usual errors (or `codes`)."""
     out = errors(*(codes or STD))
     out[status] = {"description": "OK", "content": {media: {"example": example}}}
@@ -61,9 +70,21 @@ def ok(example: Any, *codes: int, status: int = 200, media: str = "application/j
 
 
 TASK_EXAMPLE = {
-    "id": 7, "definition_id": "member-congress", "assignment_id": 2, "unit_code": "G01", "unit_name": "华达电子有限公司工会",
-    "subject": None, "period": "2026", "state": "open", "due_at": "2026-12-31T23:59:59.999999+08:00",
-    "overdue_at": "2027-01-01T00:00:00+08:00", "escalation_level": 0, "next_action_at": "2026-12-01T09:00:00+08:00",
-    "progress": 0.0, "target": None, "calendar_provisional": False, "title": "每年至少召开一次会员代表大会",
+    "id": 7,
+    "definition_id": "member-congress",
+    "assignment_id": 2,
+    "unit_code": "G01",
+    "unit_name": "华达电子有限公司工会",
+    "subject": None,
+    "period": "2026",
+    "state": "open",
+    "due_at": "2026-12-31T23:59:59.999999+08:00",
+    "overdue_at": "2027-01-01T00:00:00+08:00",
+    "escalation_level": 0,
+    "next_action_at": "2026-12-01T09:00:00+08:00",
+    "progress": 0.0,
+    "target": None,
+    "calendar_provisional": False,
+    "title": "每年至少召开一次会员代表大会",
 }
 PAGE_EXAMPLE = {"total": 1, "limit": 50, "offset": 0, "items": [TASK_EXAMPLE]}

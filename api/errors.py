@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.errors import DubanError, InvalidInput, Throttled, Unauthenticated
+from duban.engine.errors import DubanError, InvalidInput, Throttled, Unauthenticated
 
 PROBLEM = "application/problem+json"
 
@@ -42,9 +43,11 @@ def validation_error(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's own request checks, in the same shape as InvalidInput."""
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"where": str(e["loc"][0]) if e.get("loc") else "request",
-         "field": ".".join(str(x) for x in e.get("loc", ())[1:]),
-         "message": str(e.get("msg", "invalid"))}
+        {
+            "where": str(e["loc"][0]) if e.get("loc") else "request",
+            "field": ".".join(str(x) for x in e.get("loc", ())[1:]),
+            "message": str(e.get("msg", "invalid")),
+        }
         for e in exc.errors()
     ]
     detail = "; ".join(f"{e['where']} {e['field']}: {e['message']}".strip() for e in errors)
@@ -60,8 +63,19 @@ def http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+def data_error(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot store or compare (PostgreSQL refuses NUL in text) is refused input, not a 500."""
+    return problem(
+        422,
+        "Invalid input",
+        "the request holds a character or value that cannot be stored",
+        "https://duban.dev/problems/InvalidInput",
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers."""
     app.add_exception_handler(DubanError, duban_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DataError, data_error)

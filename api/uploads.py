@@ -10,7 +10,7 @@ from pathlib import Path, PurePath
 
 from fastapi import UploadFile
 
-from engine.errors import InvalidInput, Problem
+from duban.engine.errors import InvalidInput, Problem
 
 SUFFIXES = {".csv", ".xlsx", ".xlsm", ".txt"}
 
@@ -21,7 +21,9 @@ def as_temp_file(upload: UploadFile, max_bytes: int) -> Iterator[Path]:
     shown = PurePath(upload.filename or "upload.csv").name
     suffix = PurePath(shown).suffix.lower()
     if suffix not in SUFFIXES:
-        raise InvalidInput([Problem(shown, "", f"unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx")])
+        raise InvalidInput(
+            [Problem(shown, "", f"unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx")]
+        )
     with tempfile.TemporaryDirectory(prefix="duban-upload-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
         with path.open("wb") as out:

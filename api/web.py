@@ -16,12 +16,14 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import UploadFile
 
-from api.deps import COOKIE, Ctx, web_ctx
-from api.i18n import lang_of, translator
-from api.routes.auth import issue
-from engine import fanout, lifecycle, queries_api, reports, sessions, tasks
-from engine.attachments import store_files
-from engine.errors import DubanError, InvalidInput, Throttled, Unauthenticated
+from duban.api.deps import COOKIE, Ctx, web_ctx
+from duban.api.i18n import lang_of, translator
+from duban.api.routes.auth import issue
+from duban.engine.access import sessions
+from duban.engine.errors import DubanError, InvalidInput, Throttled, Unauthenticated
+from duban.engine.overview import lookups, reports, tasks
+from duban.engine.work import fanout, lifecycle
+from duban.engine.work.attachments import store_files
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=FsPath(__file__).parent / "templates")
@@ -32,7 +34,9 @@ def page(request: Request, name: str, ctx: Ctx | None, status: int = 200, **valu
     """Render a page in the caller's language (and remember an explicit ?lang=)."""
     lang = lang_of(request)
     response = templates.TemplateResponse(
-        request, name, {"t": translator(lang), "lang": lang, "me": ctx.actor if ctx else None, **values},
+        request,
+        name,
+        {"t": translator(lang), "lang": lang, "me": ctx.actor if ctx else None, **values},
         status_code=status,
     )
     if request.query_params.get("lang") == lang:
@@ -84,8 +88,14 @@ async def login(request: Request) -> Response:
     except (Unauthenticated, Throttled) as exc:
         return page(request, "login.html", None, status=exc.status, error=exc)
     response = RedirectResponse("/ui/todo", status_code=303)
-    response.set_cookie(COOKIE, issued.token, max_age=issued.expires_in, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE,
+        issued.token,
+        max_age=issued.expires_in,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -116,12 +126,14 @@ def task_page(request: Request, ctx: Caller, task_id: Annotated[int, Path(ge=1, 
     return render_task(request, ctx, task_id)
 
 
-def render_task(request: Request, ctx: Ctx, task_id: int, error: DubanError | None = None, status: int = 200) -> Response:
+def render_task(
+    request: Request, ctx: Ctx, task_id: int, error: DubanError | None = None, status: int = 200
+) -> Response:
     """The task page, with the refusal of a submission when there was one."""
     try:
         with ctx.read() as s:
             task = tasks.show_task(s, ctx.rt.tz, ctx.actor, task_id)
-            completion = queries_api.task_completion(s, ctx.actor, task_id)
+            completion = lookups.task_completion(s, ctx.actor, task_id)
     except DubanError as exc:
         return page(request, "error.html", ctx, status=exc.status, error=exc)
     task["badge"] = badge(ctx, task)
@@ -142,19 +154,28 @@ def _form_values(form: Any, completion: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/ui/tasks/{task_id}/submit", response_model=None)
-async def task_submit(request: Request, ctx: Caller, task_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+async def task_submit(
+    request: Request, ctx: Caller, task_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Response:
     if ctx is None:
         return to_login()
     form = await request.form()
     try:
         with ctx.read() as s:
-            completion = queries_api.task_completion(s, ctx.actor, task_id)
+            completion = lookups.task_completion(s, ctx.actor, task_id)
         uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
         stored = store_files(ctx.rt, [(f.file, f.filename or "file", None) for f in uploads])
         progress = str(form.get("progress", "")).strip()
         with ctx.write() as s:
-            lifecycle.submit_task(s, ctx.rt, ctx.actor, task_id, form=_form_values(form, completion), files=stored,
-                                  progress=float(progress) if progress else None)
+            lifecycle.submit_task(
+                s,
+                ctx.rt,
+                ctx.actor,
+                task_id,
+                form=_form_values(form, completion),
+                files=stored,
+                progress=float(progress) if progress else None,
+            )
     except ValueError:
         return render_task(request, ctx, task_id, InvalidInput([]), 422)
     except DubanError as exc:
@@ -167,7 +188,7 @@ def assign_page(request: Request, ctx: Caller) -> Response:
     if ctx is None:
         return to_login()
     with ctx.read() as s:
-        definitions = queries_api.list_definitions(s)
+        definitions = lookups.list_definitions(s)
     return page(request, "assign.html", ctx, definitions=definitions, chosen={"scope": ctx.actor.unit_code})
 
 
@@ -182,19 +203,31 @@ async def assign(request: Request, ctx: Caller) -> Response:
         due = date.fromisoformat(chosen["due"]) if chosen["due"] else None
         if chosen["action"] == "create":
             with ctx.write() as s:
-                created = fanout.assign_definition(s, ctx.rt, ctx.actor, chosen["definition"], chosen["scope"],
-                                                   due=due).to_json()
+                created = fanout.assign_definition(
+                    s, ctx.rt, ctx.actor, chosen["definition"], chosen["scope"], due=due
+                ).to_json()
         else:
             with ctx.read() as s:
-                preview = fanout.preview_assignment(s, ctx.rt, ctx.actor, chosen["definition"], chosen["scope"], due)
+                preview = fanout.preview_assignment(
+                    s, ctx.rt, ctx.actor, chosen["definition"], chosen["scope"], due
+                )
     except ValueError:
         error = InvalidInput([])
     except DubanError as exc:
         error = exc
     with ctx.read() as s:
-        definitions = queries_api.list_definitions(s)
-    return page(request, "assign.html", ctx, status=error.status if error else 200, definitions=definitions,
-                chosen=chosen, preview=preview, created=created, error=error)
+        definitions = lookups.list_definitions(s)
+    return page(
+        request,
+        "assign.html",
+        ctx,
+        status=error.status if error else 200,
+        definitions=definitions,
+        chosen=chosen,
+        preview=preview,
+        created=created,
+        error=error,
+    )
 
 
 @router.get("/ui/supervision", response_model=None)
@@ -219,13 +252,14 @@ def dashboard(request: Request, ctx: Caller, code: str | None = None) -> Respons
     return page(request, "report.html", ctx, report=report)
 
 
-
-
 @router.get("/ui/files/{task_id}/{sha256}", response_model=None)
-def download(ctx: Caller, task_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-             sha256: Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$")]) -> Response:
+def download(
+    ctx: Caller,
+    task_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$")],
+) -> Response:
     if ctx is None:
         return to_login()
     with ctx.read() as s:
-        row, blob = queries_api.find_attachment(s, ctx.rt.data_dir, ctx.actor, task_id, sha256)
+        row, blob = lookups.find_attachment(s, ctx.rt.data_dir, ctx.actor, task_id, sha256)
     return FileResponse(blob, media_type=row.content_type, filename=row.filename)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import (
+from duban.cli.context import (
     BY,
     JSON,
     acting,
@@ -20,14 +20,15 @@ from cli.context import (
     parse_json_object,
     refusals,
 )
-from engine import catalog, fanout, reports
-from engine.errors import InvalidInput, Problem
-from engine.language.loader import load_paths
-from engine.language.model import EveryTrigger
-from engine.periods import period_of
-from engine.schedule import compute_timeline, recurring_trigger_at
-from engine.tables import read_rows
-from engine.targets import split_target
+from duban.engine.errors import InvalidInput, Problem
+from duban.engine.language.loader import load_paths
+from duban.engine.language.model import EveryTrigger
+from duban.engine.org.sheets import read_rows
+from duban.engine.overview import reports
+from duban.engine.time.periods import period_of
+from duban.engine.time.timeline import compute_timeline, recurring_trigger_at
+from duban.engine.work import catalog, fanout
+from duban.engine.work.targets import split_target
 
 out = Console()
 assignments_app = typer.Typer(help="Assignments of definitions to subtrees.", no_args_is_help=True)
@@ -83,8 +84,14 @@ def assign(
     values = read_targets(targets) if targets else None
     with c.write() as session:
         result = fanout.assign_definition(
-            session, c.runtime, acting(session, by), def_id, scope,
-            due=parse_date(due, "--due"), until=parse_date(until, "--until"), targets=values,
+            session,
+            c.runtime,
+            acting(session, by),
+            def_id,
+            scope,
+            due=parse_date(due, "--due"),
+            until=parse_date(until, "--until"),
+            targets=values,
         )
     if json:
         emit_json(result.to_json())
@@ -105,27 +112,45 @@ def assignments_list(ctx: typer.Context, by: str = BY, json: bool = JSON) -> Non
         return
     table = Table("id", "definition", "scope", "state", "trigger", "period", "due", "until")
     for r in rows:
-        table.add_row(str(r["id"]), r["definition_id"], r["scope"], r["state"], r["trigger"],
-                      r["last_period"] or "", r["due"] or "", r["until"] or "")
+        table.add_row(
+            str(r["id"]),
+            r["definition_id"],
+            r["scope"],
+            r["state"],
+            r["trigger"],
+            r["last_period"] or "",
+            r["due"] or "",
+            r["until"] or "",
+        )
     out.print(table)
 
 
 @assignments_app.command("withdraw")
 @refusals
 def assignments_withdraw(
-    ctx: typer.Context, assignment_id: int, reason: str = typer.Option("", "--reason"), by: str = BY, json: bool = JSON
+    ctx: typer.Context,
+    assignment_id: int,
+    reason: str = typer.Option("", "--reason"),
+    by: str = BY,
+    json: bool = JSON,
 ) -> None:
     """Withdraw an assignment; its unfinished tasks are cancelled."""
     c = ctx_of(ctx)
     with c.write() as session:
         n = fanout.withdraw_assignment(session, c.runtime, acting(session, by), assignment_id, reason)
-    emit_json({"assignment_id": assignment_id, "cancelled": n}) if json else out.print(f"withdrawn; {n} tasks cancelled")
+    emit_json({"assignment_id": assignment_id, "cancelled": n}) if json else out.print(
+        f"withdrawn; {n} tasks cancelled"
+    )
 
 
 @targets_app.command("split")
 @refusals
 def targets_split(
-    ctx: typer.Context, assignment_id: int, file: Path, unit: str = typer.Option(..., "--unit"), by: str = BY,
+    ctx: typer.Context,
+    assignment_id: int,
+    file: Path,
+    unit: str = typer.Option(..., "--unit"),
+    by: str = BY,
     json: bool = JSON,
 ) -> None:
     """Split a unit's target among its children (unit_code,value rows adding up to at least the target)."""
@@ -155,8 +180,9 @@ def events_post(
     payload = parse_json_object(data, "--data")
     when = parse_instant(at, "--at") if at else None
     with c.write() as session:
-        created = fanout.post_event(session, c.runtime, acting(session, by), name, unit, subject=subject, at=when,
-                                    data=payload)
+        created = fanout.post_event(
+            session, c.runtime, acting(session, by), name, unit, subject=subject, at=when, data=payload
+        )
     emit_json({"event": name, "unit": unit, "tasks": created}) if json else out.print(
         f"{name} at {unit}: {len(created)} tasks created"
     )
@@ -183,8 +209,15 @@ def preview(
     if isinstance(defn.trigger, EveryTrigger):
         period = period_of(defn.trigger.every, rt.local(trigger_at).date())
         trigger_at = recurring_trigger_at(period, trigger_at, rt.tz)
-    timeline = compute_timeline(defn, trigger_at, period=period, explicit_due=parse_date(due, "--due"),
-                                calendar=rt.calendar, tz=rt.tz, reminder_time=rt.reminder_time)
+    timeline = compute_timeline(
+        defn,
+        trigger_at,
+        period=period,
+        explicit_due=parse_date(due, "--due"),
+        calendar=rt.calendar,
+        tz=rt.tz,
+        reminder_time=rt.reminder_time,
+    )
     doc = timeline.to_json()
     if period is not None:
         doc["period"] = period.label
@@ -223,9 +256,20 @@ def report(
         return
     table = Table("code", "name", "tasks", "done", "open", "submitted", "overdue", "escalated", "done %")
     for r in doc["children"]:
-        table.add_row(r["code"], r["name"], str(r["tasks"]), str(r["done"]), str(r["open"]), str(r["submitted"]),
-                      str(r["overdue"]), str(r["escalated"]), "" if r["done_pct"] is None else f"{r['done_pct']}")
+        table.add_row(
+            r["code"],
+            r["name"],
+            str(r["tasks"]),
+            str(r["done"]),
+            str(r["open"]),
+            str(r["submitted"]),
+            str(r["overdue"]),
+            str(r["escalated"]),
+            "" if r["done_pct"] is None else f"{r['done_pct']}",
+        )
     out.print(f"[bold]{doc['unit']['name']}[/] ({doc['unit']['code']}) as of {doc['as_of']}")
     out.print(table)
     t = doc["total"]
-    out.print(f"total: {t['tasks']} tasks, {t['done']} done, {t['overdue']} overdue, {t['escalated']} escalated")
+    out.print(
+        f"total: {t['tasks']} tasks, {t['done']} done, {t['overdue']} overdue, {t['escalated']} escalated"
+    )

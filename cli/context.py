@@ -17,12 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.bootstrap import build_engine, build_runtime
-from api.settings import Settings
-from engine.actors import OPERATOR, Actor, actor_for
-from engine.db import read_session, write_session
-from engine.errors import DubanError
-from engine.runtime import Runtime
+from duban.bootstrap import build_engine, build_runtime
+from duban.engine.access.actors import OPERATOR, Actor, actor_for
+from duban.engine.errors import DubanError
+from duban.engine.runtime import Runtime
+from duban.engine.store.db import read_session, write_session
+from duban.settings import Settings
 
 err = Console(stderr=True)
 JSON = typer.Option(False, "--json", help="Print one JSON document and nothing else.")

@@ -16,18 +16,19 @@ import typer
 from rich.console import Console
 from sqlalchemy import func, select
 
-from cli.context import Context, ctx_of, refusals
-from engine import fanout, schema
-from engine.accounts import add_account
-from engine.actors import OPERATOR, actor_for
-from engine.catalog import store_definitions
-from engine.clock import FixedClock
-from engine.language.loader import load_paths
-from engine.models import Account, Assignment
-from engine.reports import rollup
-from engine.runtime import Runtime
-from engine.sweep import run_periodic
-from engine.units import import_units
+from duban.cli.context import Context, ctx_of, refusals
+from duban.engine.access.accounts import add_account
+from duban.engine.access.actors import OPERATOR, actor_for
+from duban.engine.language.loader import load_paths
+from duban.engine.org.units import import_units
+from duban.engine.overview.reports import rollup
+from duban.engine.periodic import run_periodic
+from duban.engine.runtime import Runtime
+from duban.engine.store import schema
+from duban.engine.store.models import Account, Assignment
+from duban.engine.time.clock import FixedClock
+from duban.engine.work import fanout
+from duban.engine.work.catalog import store_definitions
 
 out = Console()
 DEFINITIONS = Path(__file__).resolve().parent.parent / "definitions"
@@ -57,9 +58,17 @@ def register(app: typer.Typer) -> None:
 
 def demo_tree(path: Path) -> int:
     """Write a city's tree: 3 districts, 4 streets each, 5 grassroots unions each, one branch each."""
-    rows = [["code", "name", "parent_code", "level", "tags", "attrs"], ["C01", "示范市总工会", "", "municipal", "", ""]]
-    kinds = [("enterprise;non_public", "电子有限公司"), ("institution", "第一小学"), ("market;non_public", "商贸市场"),
-             ("enterprise", "港务集团"), ("building;non_public", "商务楼宇")]
+    rows = [
+        ["code", "name", "parent_code", "level", "tags", "attrs"],
+        ["C01", "示范市总工会", "", "municipal", "", ""],
+    ]
+    kinds = [
+        ("enterprise;non_public", "电子有限公司"),
+        ("institution", "第一小学"),
+        ("market;non_public", "商贸市场"),
+        ("enterprise", "港务集团"),
+        ("building;non_public", "商务楼宇"),
+    ]
     for d in range(1, 4):
         district = f"K{d:02}"
         rows.append([district, f"第{d}区总工会", "C01", "county", "", ""])
@@ -68,7 +77,9 @@ def demo_tree(path: Path) -> int:
             rows.append([street, f"第{d}区{t}街道工会", district, "township", "community", ""])
             for g, (tags, name) in enumerate(kinds, 1):
                 code = f"{street}G{g:02}"
-                rows.append([code, f"{d}区{t}街{name}工会", street, "grassroots", tags, f'{{"members": {40 * g}}}'])
+                rows.append(
+                    [code, f"{d}区{t}街{name}工会", street, "grassroots", tags, f'{{"members": {40 * g}}}']
+                )
                 rows.append([f"{code}S1", f"{d}区{t}街{name}一分会", code, "sub", "", ""])
     with path.open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(rows)
@@ -98,7 +109,7 @@ def demo(
     else:
         _build(c, start, past)
     if serve:
-        from cli.serve_cmd import run_server
+        from duban.cli.serve_cmd import run_server
 
         run_server(c, host, port, scheduler=True)
 
@@ -111,8 +122,12 @@ def _build(c: Context, start: datetime, past: Runtime) -> None:
         n = demo_tree(tree_csv)
         import_units(session, start, OPERATOR, tree_csv)
         stored = store_definitions(session, start, OPERATOR, load_paths([DEFINITIONS]))
-        for name, unit, role in [("city-admin", "C01", "admin"), ("district1-admin", "K01", "admin"),
-                                 ("street11-admin", "K01T01", "admin"), ("factory-staff", "K01T01G01", "staff")]:
+        for name, unit, role in [
+            ("city-admin", "C01", "admin"),
+            ("district1-admin", "K01", "admin"),
+            ("street11-admin", "K01T01", "admin"),
+            ("factory-staff", "K01T01G01", "staff"),
+        ]:
             if session.scalars(select(Account).where(Account.name == name)).first():
                 continue
             add_account(session, start, OPERATOR, name, unit, role, DEMO_PASSWORD)
@@ -130,11 +145,16 @@ def _build(c: Context, start: datetime, past: Runtime) -> None:
         if todays:
             with c.write() as session:
                 for _, name, unit, subject in todays:
-                    fanout.post_event(session, past, actor_for(session, "city-admin"), name, unit, subject=subject)
+                    fanout.post_event(
+                        session, past, actor_for(session, "city-admin"), name, unit, subject=subject
+                    )
         run_periodic(engine, past)
     with c.read() as session:
         report = rollup(session, rt.now(), OPERATOR, "C01")
     t = report["total"]
-    out.print(f"C01 report: {t['tasks']} tasks, {t['done']} done, {t['overdue']} overdue, {t['escalated']} escalated")
-    out.print(f"sign in as city-admin / {DEMO_PASSWORD} (also district1-admin, street11-admin, factory-staff)")
-
+    out.print(
+        f"C01 report: {t['tasks']} tasks, {t['done']} done, {t['overdue']} overdue, {t['escalated']} escalated"
+    )
+    out.print(
+        f"sign in as city-admin / {DEMO_PASSWORD} (also district1-admin, street11-admin, factory-staff)"
+    )

@@ -11,8 +11,8 @@ from datetime import datetime
 
 import typer
 
-from cli import assignments_cmds, bench_cmd, demo_cmd, ops_cmds, serve_cmd, setup_cmds, tasks_cmds
-from cli.context import Context, fail, parse_instant
+from duban.cli import assignments_cmds, bench_cmd, demo_cmd, ops_cmds, serve_cmd, setup_cmds, tasks_cmds
+from duban.cli.context import Context, fail, parse_instant
 
 app = typer.Typer(
     name="duban",
@@ -26,7 +26,9 @@ app = typer.Typer(
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    db: str = typer.Option(None, "--db", envvar="DUBAN_DATABASE_URL", help="Database URL [default: sqlite:///duban.db]"),
+    db: str = typer.Option(
+        None, "--db", envvar="DUBAN_DATABASE_URL", help="Database URL [default: sqlite:///duban.db]"
+    ),
     now: str = typer.Option(None, "--now", help="The clock for this run (ISO-8601 with offset)."),
 ) -> None:
     """Global options, before the subcommand."""
@@ -53,4 +55,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -6,11 +6,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import JSON, ctx_of, emit_json, parse_instant, refusals
-from engine.delivery import deliver_outbox
-from engine.outbox import list_outbox, retry_dead
-from engine.sweep import run_periodic
-from flows.wiring import delivery_options, transports
+from duban.bootstrap import delivery_options, transports
+from duban.cli.context import JSON, ctx_of, emit_json, parse_instant, refusals
+from duban.engine.followup.delivery import deliver_outbox
+from duban.engine.followup.outbox import list_outbox, retry_dead
+from duban.engine.periodic import run_periodic
 
 out = Console()
 outbox_app = typer.Typer(help="Notices waiting to go out, sent, or dead.", no_args_is_help=True)
@@ -46,7 +46,9 @@ def deliver(ctx: typer.Context, now: str = NOW, json: bool = JSON) -> None:
     _pin(ctx, now)
     c = ctx_of(ctx)
     rt = c.runtime
-    result = deliver_outbox(c.engine, rt, transports(c.settings, rt.clock), **delivery_options(c.settings)).to_json()
+    result = deliver_outbox(
+        c.engine, rt, transports(c.settings, rt.clock), **delivery_options(c.settings)
+    ).to_json()
     if json:
         emit_json(result)
     else:
@@ -70,8 +72,16 @@ def outbox_list(
         return
     table = Table("id", "kind", "task", "unit", "channel", "status", "attempts", "last error")
     for r in rows:
-        table.add_row(str(r["id"]), r["kind"], str(r["task_id"]), r["unit_code"], r["channel"], r["status"],
-                      str(r["attempts"]), (r.get("last_error") or "")[:60])
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            str(r["task_id"]),
+            r["unit_code"],
+            r["channel"],
+            r["status"],
+            str(r["attempts"]),
+            (r.get("last_error") or "")[:60],
+        )
     out.print(table)
 
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from cli.context import Context, ctx_of
+from duban.cli.context import Context, ctx_of
 
 
 def run_server(context: Context, host: str, port: int, *, scheduler: bool) -> None:
     """Serve the app on host:port; with `scheduler`, sweep and deliver in this process too."""
     import uvicorn
 
-    from api.app import create_app
+    from duban.api.app import create_app
 
     settings = context.settings
     app_ = create_app(settings, engine=context.engine, runtime=context.runtime)
     running = None
     if scheduler:
-        from flows import schedule
+        from duban.flows import schedule
 
         runtime = context.runtime
         running = schedule.start_scheduler(context.engine, settings, lambda: runtime)
@@ -36,8 +36,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
         port: int = typer.Option(8000, "--port", help="Port to listen on."),
-        no_scheduler: bool = typer.Option(False, "--no-scheduler",
-                                          help="Do not run the sweep and delivery in this process."),
+        no_scheduler: bool = typer.Option(
+            False, "--no-scheduler", help="Do not run the sweep and delivery in this process."
+        ),
     ) -> None:
         """Serve the HTTP API (/api/v1, /openapi.json) and the web UI."""
         run_server(ctx_of(ctx), host, port, scheduler=not no_scheduler)

@@ -9,14 +9,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import BY, JSON, acting, ctx_of, emit_json, fail, progress_bar, refusals
-from engine import catalog, schema
-from engine.accounts import add_account
-from engine.actors import OPERATOR
-from engine.contacts import set_contacts
-from engine.language.loader import load_paths
-from engine.people import import_people
-from engine.units import import_units
+from duban.cli.context import BY, JSON, acting, ctx_of, emit_json, fail, progress_bar, refusals
+from duban.engine.access.accounts import add_account
+from duban.engine.access.actors import OPERATOR
+from duban.engine.language.loader import load_paths
+from duban.engine.org.contacts import set_contacts
+from duban.engine.org.people import import_people
+from duban.engine.org.units import import_units
+from duban.engine.store import schema
+from duban.engine.work import catalog
 
 out = Console()
 units_app = typer.Typer(help="The org tree.", no_args_is_help=True)
@@ -25,7 +26,6 @@ accounts_app = typer.Typer(help="Accounts that sign in.", no_args_is_help=True)
 definitions_app = typer.Typer(help="Plan items, as YAML definitions.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Where a unit's notices go.", no_args_is_help=True)
 calendar_app = typer.Typer(help="The statutory working-day calendar.", no_args_is_help=True)
-
 
 
 def register(app: typer.Typer) -> None:
@@ -92,8 +92,10 @@ def accounts_add(
 ) -> None:
     """Add an account; the password is read from stdin."""
     c = ctx_of(ctx)
-    password = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else typer.prompt(
-        "password", hide_input=True, confirmation_prompt=True
+    password = (
+        sys.stdin.readline().rstrip("\r\n")
+        if not sys.stdin.isatty()
+        else typer.prompt("password", hide_input=True, confirmation_prompt=True)
     )
     with c.write() as session:
         account = add_account(session, c.runtime.now(), OPERATOR, name, unit, role, password, email)
@@ -126,7 +128,9 @@ def definitions_load(ctx: typer.Context, paths: list[Path], json: bool = JSON) -
         emit_json([s.to_json() for s in stored])
         return
     counts = {k: sum(1 for s in stored if s.status == k) for k in ("new", "updated", "unchanged")}
-    out.print(f"definitions: {counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged")
+    out.print(
+        f"definitions: {counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged"
+    )
 
 
 @definitions_app.command("list")
@@ -151,7 +155,9 @@ def contacts_set(
     ctx: typer.Context,
     code: str,
     email: list[str] = typer.Option([], "--email", help="An email address (repeatable)."),
-    webhook: list[str] = typer.Option([], "--webhook", help="KIND=URL[#SECRET], KIND generic|wecom|dingtalk."),
+    webhook: list[str] = typer.Option(
+        [], "--webhook", help="KIND=URL[#SECRET], KIND generic|wecom|dingtalk."
+    ),
     json: bool = JSON,
 ) -> None:
     """Set where a unit's notices go (replaces what was there)."""
@@ -182,4 +188,4 @@ def calendar_status(ctx: typer.Context, json: bool = JSON) -> None:
         out.print("ok")
 
 
-__all__ = ["register", "fail"]
+__all__ = ["fail", "register"]

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.assignments_cmds import parse_date
-from cli.context import (
+from duban.cli.assignments_cmds import parse_date
+from duban.cli.context import (
     BY,
     JSON,
     Context,
@@ -22,10 +22,10 @@ from cli.context import (
     parse_json_object,
     refusals,
 )
-from engine import lifecycle
-from engine.attachments import store_files
-from engine.models import Task
-from engine.tasks import TaskFilter, list_tasks, task_summary
+from duban.engine.overview.tasks import TaskFilter, list_tasks, task_summary
+from duban.engine.store.models import Task
+from duban.engine.work import lifecycle
+from duban.engine.work.attachments import store_files
 
 out = Console()
 tasks_app = typer.Typer(help="Tasks: list them and move them along.", no_args_is_help=True)
@@ -55,18 +55,33 @@ def tasks_list(
     rt = c.runtime
     instant = parse_instant(now, "--now") if now else rt.now()
     with c.read() as session:
-        page = list_tasks(session, instant, rt.tz, acting(session, by),
-                          TaskFilter(unit, subtree, state, overdue, definition, limit, offset))
+        page = list_tasks(
+            session,
+            instant,
+            rt.tz,
+            acting(session, by),
+            TaskFilter(unit, subtree, state, overdue, definition, limit, offset),
+        )
     if json:
         emit_json(page)
         return
     table = Table("id", "definition", "unit", "period", "state", "due", "esc.", "progress")
     for t in page["items"]:
-        late = t["state"] in ("open", "submitted") and t["overdue_at"] <= instant.astimezone(rt.tz).isoformat()
+        late = (
+            t["state"] in ("open", "submitted") and t["overdue_at"] <= instant.astimezone(rt.tz).isoformat()
+        )
         due = f"[red]{t['due_at'][:16]}[/]" if late else t["due_at"][:16]
         progress = f"{t['progress']:g}/{t['target']:g}" if t["target"] else ""
-        table.add_row(str(t["id"]), t["definition_id"], t["unit_code"], t["period"] or "", t["state"], due,
-                      str(t["escalation_level"] or ""), progress)
+        table.add_row(
+            str(t["id"]),
+            t["definition_id"],
+            t["unit_code"],
+            t["period"] or "",
+            t["state"],
+            due,
+            str(t["escalation_level"] or ""),
+            progress,
+        )
     out.print(table)
     out.print(f"{len(page['items'])} of {page['total']}")
 
@@ -87,8 +102,12 @@ def tasks_submit(
     task_id: int,
     by: str = typer.Option(..., "--by"),
     form: str = typer.Option(None, "--form", help="The form's fields as a JSON object."),
-    file: list[Path] = typer.Option([], "--file", help="An evidence file; LABEL=PATH to label it (repeatable)."),
-    progress: float = typer.Option(None, "--progress", help="The increment achieved towards a numeric target."),
+    file: list[Path] = typer.Option(
+        [], "--file", help="An evidence file; LABEL=PATH to label it (repeatable)."
+    ),
+    progress: float = typer.Option(
+        None, "--progress", help="The increment achieved towards a numeric target."
+    ),
     json: bool = JSON,
 ) -> None:
     """Submit evidence (or report progress) for a task of one's own unit."""
@@ -102,10 +121,13 @@ def tasks_submit(
             fail(f"--file: {path}: no such file")
         uploads.append((path, label if sep else None))
     with ExitStack() as opened:
-        stored = store_files(c.runtime, [(opened.enter_context(p.open("rb")), p.name, lb) for p, lb in uploads])
+        stored = store_files(
+            c.runtime, [(opened.enter_context(p.open("rb")), p.name, lb) for p, lb in uploads]
+        )
     with c.write() as session:
-        task = lifecycle.submit_task(session, c.runtime, acting(session, by), task_id, form=values, files=stored,
-                                     progress=progress)
+        task = lifecycle.submit_task(
+            session, c.runtime, acting(session, by), task_id, form=values, files=stored, progress=progress
+        )
     _show(c, task, json, "submitted")
 
 
@@ -142,6 +164,11 @@ def _simple(action: str, verb: str, needs_due: bool = False):  # type: ignore[no
     return command
 
 
-for _action, _verb in [("approve", "approved"), ("reject", "rejected"), ("waive", "waived"), ("extend", "extended"),
-                       ("urge", "urged")]:
+for _action, _verb in [
+    ("approve", "approved"),
+    ("reject", "rejected"),
+    ("waive", "waived"),
+    ("extend", "extended"),
+    ("urge", "urged"),
+]:
     tasks_app.command(_action)(_simple(_action, _verb, needs_due=_action == "extend"))

@@ -7,8 +7,8 @@ from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine.calendar import WorkCalendar
-from engine.clock import Clock
+from duban.engine.time.calendar import WorkCalendar
+from duban.engine.time.clock import Clock
 
 
 @dataclass(frozen=True)

@@ -11,22 +11,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
 from sqlalchemy import Engine
 
-from engine.db import make_engine, write_session
-from engine.delivery import deliver_outbox
-from engine.runtime import Runtime
-from engine.sweep import sweep_due
-from flows.wiring import delivery_options, transports
-
-
-def _settings() -> Any:
-    from api.settings import Settings
-
-    return Settings()
+from duban.bootstrap import build_runtime, delivery_options, transports
+from duban.engine.followup.delivery import deliver_outbox
+from duban.engine.followup.sweep import sweep_due
+from duban.engine.runtime import Runtime
+from duban.engine.store.db import make_engine, write_session
+from duban.engine.work import fanout
+from duban.settings import Settings
 
 
 @lru_cache(maxsize=8)
@@ -35,10 +30,8 @@ def _engine(url: str) -> Engine:
     return make_engine(url)
 
 
-def _wiring(db_url: str | None, now: str | None) -> tuple[Any, Engine, Runtime]:
-    from api.bootstrap import build_runtime
-
-    settings = _settings()
+def _wiring(db_url: str | None, now: str | None) -> tuple[Settings, Engine, Runtime]:
+    settings = Settings()
     pinned = datetime.fromisoformat(now) if now else None
     return settings, _engine(db_url or settings.database_url), build_runtime(settings, now=pinned)
 
@@ -58,8 +51,6 @@ def sweep_queue(
 @task(retries=3, retry_delay_seconds=[5, 30, 120])
 def open_new_periods(db_url: str | None = None, now: str | None = None) -> dict[str, int]:
     """Open the new periods of recurring assignments and give tasks to units that joined a scope."""
-    from engine import fanout
-
     _, engine, rt = _wiring(db_url, now)
     with write_session(engine) as session:
         opened = fanout.roll_over(session, rt)

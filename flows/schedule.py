@@ -17,11 +17,12 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
-from engine.channels import Transport
-from engine.delivery import deliver_outbox
-from engine.runtime import Runtime
-from engine.sweep import run_periodic, sweep_due
-from flows.wiring import delivery_options, transports
+from duban.bootstrap import delivery_options, transports
+from duban.engine.channels import Transport
+from duban.engine.followup.delivery import deliver_outbox
+from duban.engine.followup.sweep import sweep_due
+from duban.engine.periodic import run_periodic
+from duban.engine.runtime import Runtime
 
 log = logging.getLogger("duban.scheduler")
 
@@ -59,18 +60,35 @@ def start_scheduler(
 ) -> BackgroundScheduler:
     """A background scheduler running the periodic job every `settings.sweep_seconds` and delivery every `deliver_seconds`."""
     if transports_factory is None:
+
         def transports_factory(rt: Runtime) -> Mapping[str, Transport]:
             return transports(settings, rt.clock)
 
     scheduler = BackgroundScheduler(timezone=UTC)
     # First runs at once: a server that just started catches up without waiting an interval.
     first = datetime.now(UTC)
-    common = {"trigger": "interval", "max_instances": 1, "coalesce": True, "next_run_time": first,
-              "replace_existing": True, "misfire_grace_time": None}
-    scheduler.add_job(periodic_job, id=PERIODIC_JOB, seconds=int(getattr(settings, "sweep_seconds", 60)),
-                      args=[engine, rt_factory, roll_over], **common)
-    scheduler.add_job(delivery_job, id=DELIVERY_JOB, seconds=int(getattr(settings, "deliver_seconds", 5)),
-                      args=[engine, rt_factory, transports_factory, delivery_options(settings)], **common)
+    common = {
+        "trigger": "interval",
+        "max_instances": 1,
+        "coalesce": True,
+        "next_run_time": first,
+        "replace_existing": True,
+        "misfire_grace_time": None,
+    }
+    scheduler.add_job(
+        periodic_job,
+        id=PERIODIC_JOB,
+        seconds=int(getattr(settings, "sweep_seconds", 60)),
+        args=[engine, rt_factory, roll_over],
+        **common,
+    )
+    scheduler.add_job(
+        delivery_job,
+        id=DELIVERY_JOB,
+        seconds=int(getattr(settings, "deliver_seconds", 5)),
+        args=[engine, rt_factory, transports_factory, delivery_options(settings)],
+        **common,
+    )
     if start:
         scheduler.start()
     return scheduler

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, make_url
 
-from engine.calendar import WorkCalendar
-from engine.clock import FixedClock
-from engine.db import make_engine
-from engine.runtime import Runtime
-from engine.schema import upgrade
+from duban.engine.runtime import Runtime
+from duban.engine.store.db import make_engine
+from duban.engine.store.schema import upgrade
+from duban.engine.time.calendar import WorkCalendar
+from duban.engine.time.clock import FixedClock
 
 PG_URL = os.environ.get("DUBAN_TEST_POSTGRES_URL")
 TZ = ZoneInfo("Asia/Shanghai")

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
 
-from api.deps import Api, client_address
-from api.docs import ok
-from engine import accounts, sessions
-from engine.db import write_session
-from engine.errors import Unauthenticated
+from duban.api.deps import Api, client_address
+from duban.api.docs import ok
+from duban.engine.access import accounts, sessions
+from duban.engine.errors import Unauthenticated
+from duban.engine.store.db import write_session
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -27,8 +27,9 @@ def issue(request: Request, username: str, password: str) -> sessions.IssuedToke
     """Sign in with a name and password (shared with the web UI); Unauthenticated when wrong."""
     state = request.app.state
     with write_session(state.engine) as s:
-        issued = sessions.sign_in(s, state.runtime.now(), username, password, client_address(request),
-                                  state.settings.token_minutes)
+        issued = sessions.sign_in(
+            s, state.runtime.now(), username, password, client_address(request), state.settings.token_minutes
+        )
     if issued is None:
         raise Unauthenticated("wrong account name or password")
     return issued
@@ -84,5 +85,3 @@ def password(ctx: Api, body: PasswordChange) -> dict[str, bool]:
 )
 def me(ctx: Api) -> dict[str, object]:
     return {"name": ctx.actor.name, "role": str(ctx.actor.role), "unit_code": ctx.actor.unit_code}
-
-

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.deps import Api
-from api.docs import ok
-from engine import fanout
+from duban.api.deps import Api
+from duban.api.docs import ok
+from duban.engine.work import fanout
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
@@ -25,11 +25,19 @@ class Event(BaseModel):
     data: dict[str, Any] | None = None
 
 
-@router.post("", status_code=201, summary="Post an event",
-             description="Creates one task per active event-triggered assignment whose scope holds the unit. "
-             "Admin or staff within the subtree.", responses=ok({"created": [12]}, status=201))
+@router.post(
+    "",
+    status_code=201,
+    summary="Post an event",
+    description="Creates one task per active event-triggered assignment whose scope holds the unit. "
+    "Admin or staff within the subtree.",
+    responses=ok({"created": [12]}, status=201),
+)
 def post(ctx: Api, body: Event) -> dict[str, Any]:
     at: datetime | None = body.at
     with ctx.write() as s:
-        return {"created": fanout.post_event(s, ctx.rt, ctx.actor, body.name, body.unit, subject=body.subject,
-                                             at=at, data=body.data)}
+        return {
+            "created": fanout.post_event(
+                s, ctx.rt, ctx.actor, body.name, body.unit, subject=body.subject, at=at, data=body.data
+            )
+        }

@@ -7,44 +7,72 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from api.deps import Api
-from api.docs import ok
-from engine import reports
+from duban.api.deps import Api
+from duban.api.docs import ok
+from duban.engine.overview import reports
 
 router = APIRouter(prefix="/api/v1/units", tags=["reports"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Code = Annotated[str, Path(max_length=64, description="the unit's code")]
 Definition = Annotated[str | None, Query(max_length=64, description="only this definition")]
-ROW = {"tasks": 4, "done": 2, "submitted": 1, "open": 1, "waived": 0, "overdue": 1, "escalated": 0,
-       "progress": 0.0, "target": None, "done_pct": 50.0}
-REPORT = {"unit": {"code": "K01", "name": "莞城街道总工会", "level": "county"}, "as_of": "2026-03-02T09:00:00+08:00",
-          "definition": None, "total": ROW, "own": None,
-          "children": [{"code": "T01", "name": "莞城社区工会联合会", "level": "township", **ROW}],
-          "definitions": [{"definition_id": "member-congress", **ROW}]}
+ROW = {
+    "tasks": 4,
+    "done": 2,
+    "submitted": 1,
+    "open": 1,
+    "waived": 0,
+    "overdue": 1,
+    "escalated": 0,
+    "progress": 0.0,
+    "target": None,
+    "done_pct": 50.0,
+}
+REPORT = {
+    "unit": {"code": "K01", "name": "莞城街道总工会", "level": "county"},
+    "as_of": "2026-03-02T09:00:00+08:00",
+    "definition": None,
+    "total": ROW,
+    "own": None,
+    "children": [{"code": "T01", "name": "莞城社区工会联合会", "level": "township", **ROW}],
+    "definitions": [{"definition_id": "member-congress", **ROW}],
+}
 
 
 def _xlsx(ctx: Api, code: str, definition: str | None) -> Response:
     with ctx.read() as s:
         report = reports.rollup(s, ctx.rt.now(), ctx.actor, code, definition)
-    return Response(reports.rollup_xlsx(report), media_type=XLSX,
-                    headers={"Content-Disposition": f'attachment; filename="report-{report["unit"]["code"]}.xlsx"'})
+    return Response(
+        reports.rollup_xlsx(report),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="report-{report["unit"]["code"]}.xlsx"'},
+    )
 
 
-@router.get("/{code}/report", summary="Roll-up report",
-            description="How the unit's subtree is doing: one row per child unit and per definition (tasks, done, "
-            "open, overdue, escalated, progress, target). `format=xlsx` answers a workbook instead.",
-            responses=ok(REPORT) | {200: {"description": "OK", "content": {"application/json": {"example": REPORT},
-                                                                          XLSX: {}}}})
-def report(ctx: Api, code: Code, definition: Definition = None,
-           format: Annotated[Literal["json", "xlsx"], Query()] = "json") -> Any:
+@router.get(
+    "/{code}/report",
+    summary="Roll-up report",
+    description="How the unit's subtree is doing: one row per child unit and per definition (tasks, done, "
+    "open, overdue, escalated, progress, target). `format=xlsx` answers a workbook instead.",
+    responses=ok(REPORT)
+    | {200: {"description": "OK", "content": {"application/json": {"example": REPORT}, XLSX: {}}}},
+)
+def report(
+    ctx: Api,
+    code: Code,
+    definition: Definition = None,
+    format: Annotated[Literal["json", "xlsx"], Query()] = "json",
+) -> Any:
     if format == "xlsx":
         return _xlsx(ctx, code, definition)
     with ctx.read() as s:
         return reports.rollup(s, ctx.rt.now(), ctx.actor, code, definition)
 
 
-@router.get("/{code}/report.xlsx", summary="Roll-up report as XLSX",
-            description="The roll-up report as a workbook: a sheet per child unit and one per definition.",
-            responses=ok("(binary)", media=XLSX))
+@router.get(
+    "/{code}/report.xlsx",
+    summary="Roll-up report as XLSX",
+    description="The roll-up report as a workbook: a sheet per child unit and one per definition.",
+    responses=ok("(binary)", media=XLSX),
+)
 def report_xlsx(ctx: Api, code: Code, definition: Definition = None) -> Response:
     return _xlsx(ctx, code, definition)

@@ -6,16 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import Api
-from api.docs import TASK_EXAMPLE, ok
-from engine import tasks
+from duban.api.deps import Api
+from duban.api.docs import TASK_EXAMPLE, ok
+from duban.engine.overview import tasks
 
 router = APIRouter(prefix="/api/v1/supervision", tags=["tasks"])
 
 
-@router.get("", summary="Supervision list (督办)",
-            description="Unfinished tasks escalated to the caller's unit, or to `unit` (in the caller's subtree).",
-            responses=ok([TASK_EXAMPLE | {"supervised_since": "2027-01-01T00:00:00+08:00"}], 401, 404, 422))
+@router.get(
+    "",
+    summary="Supervision list (督办)",
+    description="Unfinished tasks escalated to the caller's unit, or to `unit` (in the caller's subtree).",
+    responses=ok([TASK_EXAMPLE | {"supervised_since": "2027-01-01T00:00:00+08:00"}], 401, 404, 422),
+)
 def list_(ctx: Api, unit: Annotated[str | None, Query(max_length=64)] = None) -> list[dict[str, Any]]:
     with ctx.read() as s:
         return tasks.supervision_list(s, ctx.rt.tz, ctx.actor, unit)

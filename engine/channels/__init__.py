@@ -7,18 +7,23 @@ and `backoff_delay` says when.
 
 from __future__ import annotations
 
-from engine.channels.backoff import backoff_delay
-from engine.channels.dingtalk import DingTalkTransport, dingtalk_sign, dingtalk_signed_url, dingtalk_timestamp
-from engine.channels.errors import DeliveryFailed
-from engine.channels.http_post import redact_url
-from engine.channels.model import CHANNELS, Digest, Notice
-from engine.channels.noop import NoopTransport
-from engine.channels.registry import ChannelSettings, Transport, transport_for
-from engine.channels.render import RenderedMessage, format_due, kind_label, render_digest, render_within
-from engine.channels.smtp import SmtpTransport, message_id_for
-from engine.channels.text import truncate_utf8, utf8_len
-from engine.channels.webhook import GenericWebhookTransport, webhook_payload
-from engine.channels.wecom import WeComTransport
+from duban.engine.channels.backoff import backoff_delay
+from duban.engine.channels.dingtalk import (
+    DingTalkTransport,
+    dingtalk_sign,
+    dingtalk_signed_url,
+    dingtalk_timestamp,
+)
+from duban.engine.channels.errors import DeliveryFailed
+from duban.engine.channels.http_post import redact_url
+from duban.engine.channels.model import CHANNELS, Digest, Notice
+from duban.engine.channels.noop import NoopTransport
+from duban.engine.channels.registry import ChannelSettings, Transport, transport_for
+from duban.engine.channels.render import RenderedMessage, format_due, kind_label, render_digest, render_within
+from duban.engine.channels.smtp import SmtpTransport, message_id_for
+from duban.engine.channels.text import truncate_utf8, utf8_len
+from duban.engine.channels.webhook import GenericWebhookTransport, webhook_payload
+from duban.engine.channels.wecom import WeComTransport
 
 __all__ = [
     "CHANNELS",

@@ -17,11 +17,11 @@ from urllib.parse import quote_plus
 
 import httpx
 
-from engine.channels.errors import DeliveryFailed
-from engine.channels.http_post import HttpTransport, redact_url, robot_errcode
-from engine.channels.model import Digest
-from engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ, render_within
-from engine.clock import Clock
+from duban.engine.channels.errors import DeliveryFailed
+from duban.engine.channels.http_post import HttpTransport, redact_url, robot_errcode
+from duban.engine.channels.model import Digest
+from duban.engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ, render_within
+from duban.engine.time.clock import Clock
 
 # A conservative bound on the Markdown text; DingTalk refuses over-long messages outright.
 DINGTALK_MAX_BYTES: Final = 15000

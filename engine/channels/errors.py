@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errors import DubanError
+from duban.engine.errors import DubanError
 
 
 class DeliveryFailed(DubanError):

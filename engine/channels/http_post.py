@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from engine.channels.errors import DeliveryFailed
-from engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ
+from duban.engine.channels.errors import DeliveryFailed
+from duban.engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ
 
 # Statuses that say "not now" rather than "never": timeouts, rate limits, server trouble.
 _RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from engine.channels.model import Digest
+from duban.engine.channels.model import Digest
 
 
 class NoopTransport:

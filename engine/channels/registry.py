@@ -9,14 +9,14 @@ from typing import Protocol
 
 import httpx
 
-from engine.channels.dingtalk import DingTalkTransport
-from engine.channels.errors import DeliveryFailed
-from engine.channels.model import Digest
-from engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ
-from engine.channels.smtp import SmtpTransport
-from engine.channels.webhook import GenericWebhookTransport
-from engine.channels.wecom import WeComTransport
-from engine.clock import Clock
+from duban.engine.channels.dingtalk import DingTalkTransport
+from duban.engine.channels.errors import DeliveryFailed
+from duban.engine.channels.model import Digest
+from duban.engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ
+from duban.engine.channels.smtp import SmtpTransport
+from duban.engine.channels.webhook import GenericWebhookTransport
+from duban.engine.channels.wecom import WeComTransport
+from duban.engine.time.clock import Clock
 
 
 class Transport(Protocol):

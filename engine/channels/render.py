@@ -14,8 +14,8 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from engine.channels.model import Digest, Notice
-from engine.channels.text import truncate_utf8, utf8_len
+from duban.engine.channels.model import Digest, Notice
+from duban.engine.channels.text import truncate_utf8, utf8_len
 
 # Display order is urgency order: what needs action now comes first.
 KIND_LABELS: Final[dict[str, str]] = {

@@ -14,10 +14,10 @@ from datetime import tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from engine.channels.errors import DeliveryFailed
-from engine.channels.model import Digest
-from engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ, render_digest
-from engine.clock import Clock
+from duban.engine.channels.errors import DeliveryFailed
+from duban.engine.channels.model import Digest
+from duban.engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ, render_digest
+from duban.engine.time.clock import Clock
 
 
 def message_id_for(idempotency_key: str, sender: str) -> str:

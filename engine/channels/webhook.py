@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
-from engine.channels.http_post import HttpTransport
-from engine.channels.model import Digest, Notice
-from engine.channels.render import DEFAULT_MAX_LINES, render_digest
+from duban.engine.channels.http_post import HttpTransport
+from duban.engine.channels.model import Digest, Notice
+from duban.engine.channels.render import DEFAULT_MAX_LINES, render_digest
 
 
 def webhook_payload(digest: Digest, tz: tzinfo, *, max_lines: int = DEFAULT_MAX_LINES) -> dict[str, Any]:

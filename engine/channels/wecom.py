@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from engine.channels.errors import DeliveryFailed
-from engine.channels.http_post import HttpTransport, redact_url, robot_errcode
-from engine.channels.model import Digest
-from engine.channels.render import render_within
+from duban.engine.channels.errors import DeliveryFailed
+from duban.engine.channels.http_post import HttpTransport, redact_url, robot_errcode
+from duban.engine.channels.model import Digest
+from duban.engine.channels.render import render_within
 
 WECOM_MAX_BYTES: Final = 4096
 # -1: system busy; 45009: the robot's rate limit (20 messages a minute).

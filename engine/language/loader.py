@@ -24,8 +24,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from engine.errors import DefinitionError, Problem
-from engine.language.model import Definition, Due, Trigger
+from duban.engine.errors import DefinitionError, Problem
+from duban.engine.language.model import Definition, Due, Trigger
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_ALIASES = 50

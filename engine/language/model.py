@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.language.durations import Duration, parse_duration
+from duban.engine.language.durations import Duration, parse_duration
 
 
 class Level(StrEnum):
@@ -64,8 +64,7 @@ RELATIVE_TARGETS = ("parent", "grandparent", "issuer")
 def _check_target(value: str) -> str:
     if value not in RELATIVE_TARGETS and value not in LEVEL_ORDER:
         raise ValueError(
-            f"{value!r} is not one of parent, grandparent, issuer or a level "
-            f"({', '.join(LEVEL_ORDER)})"
+            f"{value!r} is not one of parent, grandparent, issuer or a level ({', '.join(LEVEL_ORDER)})"
         )
     return value
 
@@ -76,7 +75,9 @@ def _check_target(value: str) -> str:
 class AppliesTo(Strict):
     """Which units inside an assignment's scope get tasks."""
 
-    levels: list[Level] = Field(default_factory=list, description="any of these levels; empty means every level")
+    levels: list[Level] = Field(
+        default_factory=list, description="any of these levels; empty means every level"
+    )
     tags: list[str] = Field(default_factory=list, description="all of these tags")
     where: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="attrs equal to these values"
@@ -156,7 +157,7 @@ class DueOn(Strict):
     def _month_day(cls, value: str) -> str:
         match = re.fullmatch(r"(\d{2})-(\d{2})", value)
         if not match:
-            raise ValueError(f"{value!r} must be MM-DD, e.g. \"06-30\"")
+            raise ValueError(f'{value!r} must be MM-DD, e.g. "06-30"')
         month, day = int(match[1]), int(match[2])
         days = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         if not (1 <= month <= 12 and 1 <= day <= days[month - 1]):
@@ -193,8 +194,12 @@ class FormField(Strict):
     required: bool = False
     label: str | None = None
     label_en: str | None = None
-    min: float | None = Field(default=None, description="integer/number: least value; string/text: least length")
-    max: float | None = Field(default=None, description="integer/number: greatest value; string/text: greatest length")
+    min: float | None = Field(
+        default=None, description="integer/number: least value; string/text: least length"
+    )
+    max: float | None = Field(
+        default=None, description="integer/number: greatest value; string/text: greatest length"
+    )
     options: list[str] | None = Field(default=None, description="choice: the allowed values")
     in_period: bool = Field(default=False, description="date: must fall inside the task's period")
 
@@ -234,7 +239,9 @@ class Target(Strict):
 
     measure: str
     unit_label: str | None = Field(default=None, description="what one counts, e.g. 家 or 人")
-    default: float | None = Field(default=None, gt=0, description="target when the assignment gives none for a unit")
+    default: float | None = Field(
+        default=None, gt=0, description="target when the assignment gives none for a unit"
+    )
 
     @field_validator("measure")
     @classmethod
@@ -330,9 +337,8 @@ class Definition(Strict):
         recurring = isinstance(self.trigger, EveryTrigger)
         if isinstance(self.due, DueEndOfPeriod) and not recurring:
             raise ValueError("due: end_of_period needs a recurring trigger (every: ...)")
-        if isinstance(self.due, DueOn):
-            if not recurring or self.trigger.every != Every.year:  # type: ignore[union-attr]
-                raise ValueError("due: on MM-DD needs trigger every: year")
+        if isinstance(self.due, DueOn) and (not recurring or self.trigger.every != Every.year):  # type: ignore[union-attr]
+            raise ValueError("due: on MM-DD needs trigger every: year")
         if self.completion.target is not None and recurring and self.trigger.times > 1:  # type: ignore[union-attr]
             raise ValueError("a numeric target and times: N cannot both count progress")
         for name, spec in self.completion.form.items():

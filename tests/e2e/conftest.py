@@ -16,15 +16,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, select
 
-from api.app import create_app
-from api.settings import Settings
-from engine.accounts import add_account
-from engine.actors import OPERATOR
-from engine.catalog import store_definitions
-from engine.db import write_session
-from engine.language.loader import load_paths, parse_definition
-from engine.models import Account, Unit
-from engine.units import import_units
+from duban.api.app import create_app
+from duban.engine.access.accounts import add_account
+from duban.engine.access.actors import OPERATOR
+from duban.engine.language.loader import load_paths, parse_definition
+from duban.engine.org.units import import_units
+from duban.engine.store.db import write_session
+from duban.engine.store.models import Account, Unit
+from duban.engine.work.catalog import store_definitions
+from duban.settings import Settings
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 PASSWORD = "password123"
@@ -75,21 +75,38 @@ class World:
 def world(db: Engine, replay: Any, tmp_path: Path) -> World:
     """Units (two cities), the test definitions, and `<code>-<role>` accounts with one password."""
     csv = tmp_path / "tree.csv"
-    csv.write_text((FIXTURES / "tree.csv").read_text(encoding="utf-8")
-                   + "C02,广州市总工会,,municipal,,\nX01,越秀区总工会,C02,county,,\n", encoding="utf-8")
+    csv.write_text(
+        (FIXTURES / "tree.csv").read_text(encoding="utf-8")
+        + "C02,广州市总工会,,municipal,,\nX01,越秀区总工会,C02,county,,\n",
+        encoding="utf-8",
+    )
     with write_session(db) as s:
         now = replay.rt.now()
         import_units(s, now, OPERATOR, csv)
-        loaded = load_paths([FIXTURES / "defs"]) + [parse_definition(MATRIX_DEF, "matrix.yaml"),
-                                                    parse_definition(FORM_DEF, "plaque.yaml")]
+        loaded = [
+            *load_paths([FIXTURES / "defs"]),
+            parse_definition(MATRIX_DEF, "matrix.yaml"),
+            parse_definition(FORM_DEF, "plaque.yaml"),
+        ]
         store_definitions(s, now, OPERATOR, loaded)
         first = add_account(s, now, OPERATOR, "c01-admin", "C01", "admin", PASSWORD)
         ids = dict(s.execute(select(Unit.code, Unit.id)).all())
-        s.execute(insert(Account.__table__), [
-            {"name": f"{code.lower()}-{role}", "unit_id": ids[code], "role": role,
-             "password_hash": first.password_hash, "active": True, "created_at": now}
-            for code in UNITS for role in ROLES if (code, role) != ("C01", "admin")
-        ])
+        s.execute(
+            insert(Account.__table__),
+            [
+                {
+                    "name": f"{code.lower()}-{role}",
+                    "unit_id": ids[code],
+                    "role": role,
+                    "password_hash": first.password_hash,
+                    "active": True,
+                    "created_at": now,
+                }
+                for code in UNITS
+                for role in ROLES
+                if (code, role) != ("C01", "admin")
+            ],
+        )
     # The app's runtime shares the test's clock; uploads are capped at 1 MB to test the cap.
     return World(db, dataclasses.replace(replay.rt, max_upload_bytes=1024 * 1024), tmp_path)
 

@@ -6,16 +6,15 @@ from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
+from conftest import PASSWORD, World, settings_for, sign_in
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.app import create_app
-from api.deps import api_ctx
-from engine.db import read_session
-from engine.models import ApiToken
-
-from conftest import PASSWORD, World, settings_for, sign_in
+from duban.api.app import create_app
+from duban.api.deps import api_ctx
+from duban.engine.store.db import read_session
+from duban.engine.store.models import ApiToken
 
 OPEN = {"/api/v1/auth/token"}
 
@@ -25,9 +24,14 @@ def _depends_on(dependant: Any, target: Any) -> bool:
 
 
 def test_every_api_route_requires_a_caller(app: Any) -> None:
-    bare = [r.path for r in app.routes
-            if isinstance(r, APIRoute) and r.path.startswith("/api") and r.path not in OPEN
-            and not _depends_on(r.dependant, api_ctx)]
+    bare = [
+        r.path
+        for r in app.routes
+        if isinstance(r, APIRoute)
+        and r.path.startswith("/api")
+        and r.path not in OPEN
+        and not _depends_on(r.dependant, api_ctx)
+    ]
     assert bare == []
 
 
@@ -35,8 +39,13 @@ def test_every_api_route_answers_401_without_a_token(app: Any, client: TestClien
     for route in app.routes:
         if not isinstance(route, APIRoute) or not route.path.startswith("/api") or route.path in OPEN:
             continue
-        path = route.path.replace("{task_id}", "1").replace("{sha256}", "a" * 64).replace("{code}", "C01") \
-            .replace("{def_id}", "x").replace("{assignment_id}", "1")
+        path = (
+            route.path.replace("{task_id}", "1")
+            .replace("{sha256}", "a" * 64)
+            .replace("{code}", "C01")
+            .replace("{def_id}", "x")
+            .replace("{assignment_id}", "1")
+        )
         for method in route.methods:
             r = client.request(method, path, headers={"Authorization": "Bearer nonsense"})
             assert r.status_code == 401, (method, path, r.text)
@@ -50,8 +59,11 @@ def test_openapi_declares_security_on_every_route_but_sign_in(client: TestClient
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             assert op.get("summary") and op.get("description"), (method, path)
-            assert any(c.get("example") is not None or c.get("examples") for r in op["responses"].values()
-                       for c in r.get("content", {}).values()), (method, path)
+            assert any(
+                c.get("example") is not None or c.get("examples")
+                for r in op["responses"].values()
+                for c in r.get("content", {}).values()
+            ), (method, path)
             if path in OPEN:
                 assert not op.get("security")
             else:
@@ -67,7 +79,11 @@ def test_token_is_stored_hashed_expires_and_is_revocable(world: World, client: T
         stored = s.scalars(select(ApiToken.token_hash)).all()
     assert token not in stored and len(stored) == 1
     headers = {"Authorization": f"Bearer {token}"}
-    assert client.get("/api/v1/auth/me", headers=headers).json() == {"name": "g01-staff", "role": "staff", "unit_code": "G01"}
+    assert client.get("/api/v1/auth/me", headers=headers).json() == {
+        "name": "g01-staff",
+        "role": "staff",
+        "unit_code": "G01",
+    }
     # Expiry follows the runtime's clock.
     world.rt.clock.set(world.rt.now() + timedelta(hours=12, seconds=1))
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
@@ -93,17 +109,26 @@ def test_wrong_password_then_throttled_with_retry_after(world: World, client: Te
 
 def test_unknown_account_counts_as_a_failure_too(client: TestClient) -> None:
     for _ in range(5):
-        assert client.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"}).status_code == 401
+        assert (
+            client.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"}).status_code == 401
+        )
     assert client.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"}).status_code == 429
 
 
 def test_change_password_revokes_tokens(client: TestClient) -> None:
     headers = sign_in(client, "g01-staff")
-    r = client.post("/api/v1/auth/password", headers=headers, json={"old_password": "nope", "new_password": "newpassword1"})
+    r = client.post(
+        "/api/v1/auth/password",
+        headers=headers,
+        json={"old_password": "nope", "new_password": "newpassword1"},
+    )
     assert r.status_code == 422
     assert r.json()["errors"] == [{"where": "password", "field": "old_password", "message": "does not match"}]
-    r = client.post("/api/v1/auth/password", headers=headers,
-                    json={"old_password": PASSWORD, "new_password": "newpassword1"})
+    r = client.post(
+        "/api/v1/auth/password",
+        headers=headers,
+        json={"old_password": PASSWORD, "new_password": "newpassword1"},
+    )
     assert r.status_code == 200
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
     sign_in(client, "g01-staff", "newpassword1")
@@ -114,8 +139,12 @@ def test_errors_are_problem_json(client: TestClient) -> None:
     r = client.get("/api/v1/units/NOPE", headers=headers)
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
-    assert r.json() == {"type": "https://duban.dev/problems/NotFound", "title": "Not found", "status": 404,
-                        "detail": "unit NOPE not found"}
+    assert r.json() == {
+        "type": "https://duban.dev/problems/NotFound",
+        "title": "Not found",
+        "status": 404,
+        "detail": "unit NOPE not found",
+    }
     r = client.get("/api/v1/units/C01", headers=headers)  # above the caller: exactly like a missing unit
     assert r.status_code == 404 and r.json()["detail"] == "unit C01 not found"
     r = client.get("/api/v1/tasks?limit=0", headers=headers)
@@ -123,8 +152,11 @@ def test_errors_are_problem_json(client: TestClient) -> None:
 
 
 def test_responses_carry_the_security_headers_once(client: TestClient) -> None:
-    for r in (client.get("/api/v1/auth/me", headers=sign_in(client, "g01-staff")), client.get("/api/v1/auth/me"),
-              client.get("/openapi.json")):
+    for r in (
+        client.get("/api/v1/auth/me", headers=sign_in(client, "g01-staff")),
+        client.get("/api/v1/auth/me"),
+        client.get("/openapi.json"),
+    ):
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["referrer-policy"] == "same-origin"
         assert r.headers["x-frame-options"] == "DENY"

@@ -13,14 +13,13 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+from conftest import PNG, ROLES, World, sign_in
 from fastapi.testclient import TestClient
 
-from engine import fanout, lifecycle
-from engine.actors import actor_for
-from engine.attachments import store_file
-from engine.db import write_session
-
-from conftest import PNG, ROLES, World, sign_in
+from duban.engine.access.actors import actor_for
+from duban.engine.store.db import write_session
+from duban.engine.work import fanout, lifecycle
+from duban.engine.work.attachments import store_file
 
 POSITIONS = {"own": "T01", "parent": "K01", "child": "G01", "sibling": "T02", "other_city": "X01"}
 ROOTS = {"C01", "C02"}
@@ -30,12 +29,16 @@ def fresh_task(world: World, submitted: bool = False, attach: bool = False) -> t
     """A new assignment of matrix-check by k01-admin over T01: (assignment id, task id)."""
     with write_session(world.db) as s:
         result = fanout.assign_definition(s, world.rt, actor_for(s, "k01-admin"), "matrix-check", "T01")
-        from engine.models import Task
         from sqlalchemy import select
+
+        from duban.engine.store.models import Task
+
         task_id = s.scalar(select(Task.id).where(Task.assignment_id == result.assignment_id))
         if submitted or attach:
             files = [store_file(world.rt, io.BytesIO(PNG), "p.png")] if attach else []
-            lifecycle.submit_task(s, world.rt, actor_for(s, "t01-staff"), task_id, form={"note": "ok"}, files=files)
+            lifecycle.submit_task(
+                s, world.rt, actor_for(s, "t01-staff"), task_id, form={"note": "ok"}, files=files
+            )
     return result.assignment_id, task_id
 
 
@@ -45,6 +48,7 @@ Cell = Callable[[TestClient, dict[str, str], World], int]
 def call(method: str, path: Callable[[World], str], **kwargs: Any) -> Cell:
     def run(client: TestClient, headers: dict[str, str], world: World) -> int:
         return client.request(method, path(world), headers=headers, **kwargs).status_code
+
     return run
 
 
@@ -52,26 +56,39 @@ def on_task(method: str, suffix: str, submitted: bool = False, attach: bool = Fa
     def run(client: TestClient, headers: dict[str, str], world: World) -> int:
         _, task_id = fresh_task(world, submitted, attach)
         if suffix == "file":
-            sha = client.get(f"/api/v1/tasks/{task_id}", headers=sign_in(client, "k01-admin")).json()["files"][0]["sha256"]
+            sha = client.get(f"/api/v1/tasks/{task_id}", headers=sign_in(client, "k01-admin")).json()[
+                "files"
+            ][0]["sha256"]
             return client.get(f"/api/v1/files/{task_id}/{sha}", headers=headers).status_code
-        return client.request(method, f"/api/v1/tasks/{task_id}{suffix}", headers=headers, **kwargs).status_code
+        return client.request(
+            method, f"/api/v1/tasks/{task_id}{suffix}", headers=headers, **kwargs
+        ).status_code
+
     return run
 
 
 def withdraw(client: TestClient, headers: dict[str, str], world: World) -> int:
     assignment_id, _ = fresh_task(world)
-    return client.post(f"/api/v1/assignments/{assignment_id}/withdraw", headers=headers, json={"reason": "x"}).status_code
+    return client.post(
+        f"/api/v1/assignments/{assignment_id}/withdraw", headers=headers, json={"reason": "x"}
+    ).status_code
 
 
 def import_units(client: TestClient, headers: dict[str, str], world: World) -> int:
     body = "code,name,parent_code,level,tags,attrs\nX01,越秀区总工会,C02,county,,\n".encode()
-    return client.post("/api/v1/units/import", headers=headers, files={"file": ("u.csv", body, "text/csv")}).status_code
+    return client.post(
+        "/api/v1/units/import", headers=headers, files={"file": ("u.csv", body, "text/csv")}
+    ).status_code
 
 
 def upload_definition(client: TestClient, headers: dict[str, str], world: World) -> int:
     from conftest import MATRIX_DEF
-    return client.post("/api/v1/definitions", headers=headers,
-                       files={"files": ("m.yaml", MATRIX_DEF.encode(), "application/yaml")}).status_code
+
+    return client.post(
+        "/api/v1/definitions",
+        headers=headers,
+        files={"files": ("m.yaml", MATRIX_DEF.encode(), "application/yaml")},
+    ).status_code
 
 
 SCOPE = {"definition": "matrix-check", "scope": "T01"}
@@ -111,11 +128,27 @@ def expected(route: str, role: str, pos: str) -> int:
     """The status the rules give this cell."""
     sees = pos in ("own", "parent")  # T01 lies in the subtrees of T01 and K01 only
     admin = role == "admin"
-    if route in ("GET tasks (to-do)", "GET units", "GET definitions", "GET definitions/{id}", "GET assignments",
-                 "GET inbox", "POST inbox/read", "GET calendar", "GET auth/me"):
+    if route in (
+        "GET tasks (to-do)",
+        "GET units",
+        "GET definitions",
+        "GET definitions/{id}",
+        "GET assignments",
+        "GET inbox",
+        "POST inbox/read",
+        "GET calendar",
+        "GET auth/me",
+    ):
         return 200
-    if route in ("GET tasks?unit=T01", "GET tasks/{id}", "GET files", "GET units/T01", "GET units/T01/report",
-                 "GET units/T01/report.xlsx", "GET supervision?unit=T01"):
+    if route in (
+        "GET tasks?unit=T01",
+        "GET tasks/{id}",
+        "GET files",
+        "GET units/T01",
+        "GET units/T01/report",
+        "GET units/T01/report.xlsx",
+        "GET supervision?unit=T01",
+    ):
         return 200 if sees else 404
     if route == "POST units/import":  # an admin of a top-level union
         return 200 if admin and POSITIONS[pos] in ROOTS else 403
@@ -145,7 +178,11 @@ def expected(route: str, role: str, pos: str) -> int:
 
 
 def test_permission_matrix(world: World, client: TestClient) -> None:
-    headers = {(pos, role): sign_in(client, f"{code.lower()}-{role}") for pos, code in POSITIONS.items() for role in ROLES}
+    headers = {
+        (pos, role): sign_in(client, f"{code.lower()}-{role}")
+        for pos, code in POSITIONS.items()
+        for role in ROLES
+    }
     want, got = {}, {}
     for route, cell in ROUTES.items():
         for pos in POSITIONS:
@@ -158,9 +195,18 @@ def test_permission_matrix(world: World, client: TestClient) -> None:
 
 def test_every_api_route_is_in_the_matrix(app: Any) -> None:
     from fastapi.routing import APIRoute
-    api = {(m, r.path) for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/api/")
-           for m in r.methods}
-    covered = {"/api/v1/auth/token", "/api/v1/auth/logout", "/api/v1/auth/password"}  # covered in test_api_auth.py
+
+    api = {
+        (m, r.path)
+        for r in app.routes
+        if isinstance(r, APIRoute) and r.path.startswith("/api/")
+        for m in r.methods
+    }
+    covered = {
+        "/api/v1/auth/token",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/password",
+    }  # covered in test_api_auth.py
     named = {r.split(" ", 1)[1].split("?")[0] for r in ROUTES}
     missing = {(m, p) for m, p in api if p not in covered and not any(_same(p, n) for n in named)}
     assert missing == set()
@@ -170,6 +216,11 @@ def _same(template: str, concrete: str) -> bool:
     t, c = template.strip("/").split("/"), ("api/v1/" + concrete).strip("/").split("/")
     if len(t) != len(c):
         return False
-    return all(a == b or a.startswith("{") or (b.startswith("{") and a.startswith("{")) or
-               (a.startswith("{") and b in ("T01", "matrix-check")) or (a.startswith("{") and b.startswith("{"))
-               for a, b in zip(t, c, strict=True))
+    return all(
+        a == b
+        or a.startswith("{")
+        or (b.startswith("{") and a.startswith("{"))
+        or (a.startswith("{") and b in ("T01", "matrix-check"))
+        or (a.startswith("{") and b.startswith("{"))
+        for a, b in zip(t, c, strict=True)
+    )

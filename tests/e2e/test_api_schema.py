@@ -13,21 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
+from conftest import World, sign_in
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from engine import fanout
-from engine.actors import actor_for
-from engine.db import write_session
-
-from conftest import World, sign_in
+from duban.engine.access.actors import actor_for
+from duban.engine.store.db import write_session
+from duban.engine.work import fanout
 
 
 def test_api_conforms_to_its_schema(world: World, app: Any, client: Any) -> None:
     with write_session(world.db) as s:  # some tasks to find
         fanout.assign_definition(s, world.rt, actor_for(s, "k01-admin"), "matrix-check", "K01")
     headers = sign_in(client, "k01-admin")
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path_regex=r"^/api/v1/auth/(logout|password)$")
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(
+        path_regex=r"^/api/v1/auth/(logout|password)$"
+    )
     failures: dict[str, str] = {}
     operations = 0
     for result in schema.get_all_operations():
@@ -35,14 +36,19 @@ def test_api_conforms_to_its_schema(world: World, app: Any, client: Any) -> None
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=8,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def check(case: Any) -> None:
             case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
 
         try:
             check()
-        except Exception as exc:  # noqa: BLE001 - collect every operation's failure, then report them all
+        except Exception as exc:
             failures[operation.label] = str(exc)[:2000]
     assert operations >= 25
     assert failures == {}, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())

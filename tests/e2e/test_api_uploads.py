@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import PNG, World, sign_in
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, MetaData, select
 
-from engine import fanout
-from engine.actors import actor_for
-from engine.db import write_session
-from engine.models import Task
-
-from conftest import PNG, World, sign_in
+from duban.engine.access.actors import actor_for
+from duban.engine.store.db import write_session
+from duban.engine.store.models import Task
+from duban.engine.work import fanout
 
 
 def dump(db: Engine) -> dict[str, list[str]]:
@@ -30,8 +29,9 @@ def blobs(world: World) -> list[Path]:
 def plaque_task(world: World) -> int:
     with write_session(world.db) as s:
         result = fanout.assign_definition(s, world.rt, actor_for(s, "c01-admin"), "test-plaque", "C01")
-        return s.scalar(select(Task.id).where(Task.assignment_id == result.assignment_id)
-                        .order_by(Task.unit_id))
+        return s.scalar(
+            select(Task.id).where(Task.assignment_id == result.assignment_id).order_by(Task.unit_id)
+        )
 
 
 def test_refused_uploads_change_nothing(world: World, client: TestClient) -> None:
@@ -60,8 +60,11 @@ def test_a_body_over_the_cap_is_refused_before_reading(world: World, client: Tes
     task_id = plaque_task(world)
     headers = sign_in(client, "g01-staff")
     before = dump(world.db)
-    r = client.post(f"/api/v1/tasks/{task_id}/submit", headers=headers,
-                    files=[("files", ("huge.png", PNG + b"\0" * (7 * 1024 * 1024), "image/png"))])
+    r = client.post(
+        f"/api/v1/tasks/{task_id}/submit",
+        headers=headers,
+        files=[("files", ("huge.png", PNG + b"\0" * (7 * 1024 * 1024), "image/png"))],
+    )
     assert r.status_code == 413
     assert dump(world.db) == before
 
@@ -71,14 +74,25 @@ def test_a_bad_definition_is_refused_whole_with_file_line_field(world: World, cl
     before = dump(world.db)
     good = b"id: fine-one\ntitle: t\ntitle_en: t\nsource: s\napplies_to: {levels: [grassroots]}\ntrigger: assigned\ndue: {after: P10D}\n"
     bad = b"id: bad-one\ntitle: t\ntitle_en: t\nsource: s\napplies_to: {levels: [grassroots]}\ntrigger: assigned\ndue: {after: soon}\n"
-    r = client.post("/api/v1/definitions", headers=headers,
-                    files=[("files", ("good.yaml", good, "application/yaml")), ("files", ("bad.yaml", bad, "application/yaml"))])
+    r = client.post(
+        "/api/v1/definitions",
+        headers=headers,
+        files=[
+            ("files", ("good.yaml", good, "application/yaml")),
+            ("files", ("bad.yaml", bad, "application/yaml")),
+        ],
+    )
     assert r.status_code == 422, r.text
     errors = r.json()["errors"]
-    assert {"where": "bad.yaml:7", "field": "due.after",
-            "message": "'soon' is not an ISO-8601 duration such as P30D or PT24H"} in errors, errors
+    assert {
+        "where": "bad.yaml:7",
+        "field": "due.after",
+        "message": "'soon' is not an ISO-8601 duration such as P30D or PT24H",
+    } in errors, errors
     assert dump(world.db) == before
-    r = client.post("/api/v1/definitions", headers=headers, files=[("files", ("good.yaml", good, "application/yaml"))])
+    r = client.post(
+        "/api/v1/definitions", headers=headers, files=[("files", ("good.yaml", good, "application/yaml"))]
+    )
     assert r.status_code == 200 and r.json() == [{"id": "fine-one", "version": 1, "status": "new"}]
 
 
@@ -86,7 +100,9 @@ def test_a_bad_unit_file_is_refused_whole(world: World, client: TestClient) -> N
     headers = sign_in(client, "c01-admin")
     before = dump(world.db)
     body = "code,name,parent_code,level,tags,attrs\nN01,新工会,C01,grassroots,,\nN02,坏工会,NOPE,grassroots,,\n".encode()
-    r = client.post("/api/v1/units/import", headers=headers, files={"file": ("../../etc/units.csv", body, "text/csv")})
+    r = client.post(
+        "/api/v1/units/import", headers=headers, files={"file": ("../../etc/units.csv", body, "text/csv")}
+    )
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["where"] == "units.csv:3"
     assert dump(world.db) == before
@@ -99,12 +115,18 @@ def test_a_submitted_file_downloads_within_scope_only(world: World, client: Test
     task_id = plaque_task(world)
     staff = sign_in(client, "g01-staff")
     form: dict[str, str] = {}
-    r = client.post(f"/api/v1/tasks/{task_id}/submit", headers=staff, data=form,
-                    files=[("files", ("牌子.png", PNG, "image/png"))])
+    r = client.post(
+        f"/api/v1/tasks/{task_id}/submit",
+        headers=staff,
+        data=form,
+        files=[("files", ("牌子.png", PNG, "image/png"))],
+    )
     if r.status_code != 200:  # the test definition's form may differ: show what it asks
         raise AssertionError(r.text)
     doc = client.get(f"/api/v1/tasks/{task_id}", headers=staff).json()
     sha = doc["files"][0]["sha256"]
     r = client.get(f"/api/v1/files/{task_id}/{sha}", headers=staff)
     assert r.status_code == 200 and r.content == PNG and r.headers["content-type"] == "image/png"
-    assert client.get(f"/api/v1/files/{task_id}/{sha}", headers=sign_in(client, "g02-admin")).status_code == 404
+    assert (
+        client.get(f"/api/v1/files/{task_id}/{sha}", headers=sign_in(client, "g02-admin")).status_code == 404
+    )

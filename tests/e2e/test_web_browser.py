@@ -15,17 +15,23 @@ from typing import Any
 
 import pytest
 import uvicorn
-
-from api.app import create_app
-from engine import fanout
-from engine.actors import actor_for
-from engine.db import write_session
-
 from conftest import PASSWORD, World, settings_for
 
+from duban.api.app import create_app
+from duban.engine.access.actors import actor_for
+from duban.engine.store.db import write_session
+from duban.engine.work import fanout
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # One browser run is enough: the API tests cover PostgreSQL.
 pytestmark = pytest.mark.sqlite_only
 

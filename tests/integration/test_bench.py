@@ -12,10 +12,10 @@ import typer
 from sqlalchemy import make_url
 from typer.testing import CliRunner
 
-from cli import bench_cmd
-from cli.context import Context
-from engine.bench import MEASURES, tree_shape
-from engine.db import make_engine
+from duban.bench import MEASURES, tree_shape
+from duban.cli import bench_cmd
+from duban.cli.context import Context
+from duban.engine.store.db import make_engine
 
 PG_URL = os.environ.get("DUBAN_TEST_POSTGRES_URL")
 
@@ -32,8 +32,22 @@ def _app() -> typer.Typer:
 
 
 def _run(tmp_path: Path, *args: str) -> dict:
-    result = CliRunner().invoke(_app(), [*args, "bench", "--units", "3000", "--repeat", "1", "--http-requests", "200",
-                                         "--workdir", str(tmp_path / "work"), "--json"])
+    result = CliRunner().invoke(
+        _app(),
+        [
+            *args,
+            "bench",
+            "--units",
+            "3000",
+            "--repeat",
+            "1",
+            "--http-requests",
+            "200",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -99,16 +113,44 @@ def test_bench_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_bench_only_subset(tmp_path: Path) -> None:
-    result = CliRunner().invoke(_app(), ["bench", "--units", "500", "--repeat", "1", "--only", "fanout,rollup",
-                                         "--workdir", str(tmp_path / "w"), "--json"])
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "bench",
+            "--units",
+            "500",
+            "--repeat",
+            "1",
+            "--only",
+            "fanout,rollup",
+            "--workdir",
+            str(tmp_path / "w"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert [m["name"] for m in doc["measurements"]] == ["fanout", "rollup"]
 
 
 def test_bench_http_alone(tmp_path: Path) -> None:
-    result = CliRunner().invoke(_app(), ["bench", "--units", "500", "--repeat", "1", "--only", "http",
-                                         "--http-requests", "100", "--workdir", str(tmp_path / "w"), "--json"])
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "bench",
+            "--units",
+            "500",
+            "--repeat",
+            "1",
+            "--only",
+            "http",
+            "--http-requests",
+            "100",
+            "--workdir",
+            str(tmp_path / "w"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert [m["name"] for m in doc["measurements"]] == ["http"]
@@ -118,7 +160,9 @@ def test_bench_http_alone(tmp_path: Path) -> None:
 
 
 def test_bench_refuses_unknown_measurement(tmp_path: Path) -> None:
-    result = CliRunner().invoke(_app(), ["bench", "--units", "500", "--only", "nope", "--workdir", str(tmp_path)])
+    result = CliRunner().invoke(
+        _app(), ["bench", "--units", "500", "--only", "nope", "--workdir", str(tmp_path)]
+    )
     assert result.exit_code == 2
 
 
@@ -128,11 +172,14 @@ def test_bench_refuses_a_database_in_use_and_leaves_it_as_it_was(tmp_path: Path)
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE ledger (id INTEGER PRIMARY KEY)")
-    result = CliRunner().invoke(_app(), ["--db", f"sqlite:///{path}", "bench", "--units", "500",
-                                         "--workdir", str(tmp_path / "w")])
+    result = CliRunner().invoke(
+        _app(), ["--db", f"sqlite:///{path}", "bench", "--units", "500", "--workdir", str(tmp_path / "w")]
+    )
     assert result.exit_code == 1 and "empty database" in result.output
     with sqlite3.connect(path) as conn:  # no migration ran: the file holds only what it held
-        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["ledger"]
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == [
+            "ledger"
+        ]
 
 
 @pytest.mark.skipif(not PG_URL, reason="DUBAN_TEST_POSTGRES_URL is not set")

@@ -17,7 +17,7 @@ import trustme
 # tests/ is not a package: pytest puts this directory on sys.path, so the helper imports by name.
 from channel_servers import LOOPBACK, RobotServer, free_port, robot_server, smtp_server
 
-from engine.channels import (
+from duban.engine.channels import (
     ChannelSettings,
     DeliveryFailed,
     Digest,
@@ -33,7 +33,7 @@ from engine.channels import (
     transport_for,
     truncate_utf8,
 )
-from engine.clock import FixedClock
+from duban.engine.time.clock import FixedClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 20, 9, 0, tzinfo=SHANGHAI)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from duban.cli.main import app
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 runner = CliRunner()
@@ -38,13 +38,17 @@ def db(tmp_path: Path) -> Path:
 
 def test_a_year_from_the_command_line(db: Path) -> None:
     now = ["--now", "2026-03-02T10:00+08:00"]
-    result = runner.invoke(app, ["--db", f"sqlite:///{db}", *now, "assign", "test-congress", "--scope", "C01", "--json"])
+    result = runner.invoke(
+        app, ["--db", f"sqlite:///{db}", *now, "assign", "test-congress", "--scope", "C01", "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"assignment_id": 1, "created": 4, "period": "2026"}
     listed = json.loads(duban(db, "tasks", "list", "--unit", "C01", "--subtree", "--json").stdout)
     assert [t["due_at"] for t in listed["items"]] == ["2026-06-30T23:59:59+08:00"] * 4
     assert {t["state"] for t in listed["items"]} == {"open"}
-    preview = json.loads(duban(db, "preview", "test-congress", "--at", "2026-03-02T10:00+08:00", "--json").stdout)
+    preview = json.loads(
+        duban(db, "preview", "test-congress", "--at", "2026-03-02T10:00+08:00", "--json").stdout
+    )
     # P1D before Tuesday 06-30 is Monday 06-29; P7D is Tuesday 06-23.
     assert preview["reminders"] == ["2026-06-23T09:00:00+08:00", "2026-06-29T09:00:00+08:00"]
     assert preview["escalations"][0] == {"at": "2026-07-01T00:00:00+08:00", "to": "parent", "level": 1}
@@ -58,7 +62,11 @@ def test_refused_input_exits_1_and_changes_nothing(db: Path, tmp_path: Path) -> 
     assert result.exit_code == 1
     assert "bad.csv:2: parent_code: unknown parent NOPE" in result.output
     broken = tmp_path / "broken.yaml"
-    broken.write_text((FIXTURES / "defs" / "plaque.yaml").read_text(encoding="utf-8").replace("workdays: 10", "workdays: -3"))
+    broken.write_text(
+        (FIXTURES / "defs" / "plaque.yaml")
+        .read_text(encoding="utf-8")
+        .replace("workdays: 10", "workdays: -3")
+    )
     result = duban(db, "definitions", "load", str(FIXTURES / "defs"), str(broken))
     assert result.exit_code == 1
     assert "broken.yaml:7: due" in result.output
@@ -71,7 +79,9 @@ def test_usage_errors_exit_2(db: Path) -> None:
 
 
 def test_accounts_read_the_password_from_stdin(db: Path) -> None:
-    result = duban(db, "accounts", "add", "li.ming", "--unit", "C01", "--role", "admin", "--json", input="s3cret-pass\n")
+    result = duban(
+        db, "accounts", "add", "li.ming", "--unit", "C01", "--role", "admin", "--json", input="s3cret-pass\n"
+    )
     assert result.exit_code == 0, result.output
     with sqlite3.connect(db) as conn:
         (stored,) = conn.execute("SELECT password_hash FROM account WHERE name = 'li.ming'").fetchone()
@@ -88,15 +98,24 @@ def test_json_options_are_checked(db: Path) -> None:
 
 
 def test_units_import_as_an_account_stays_in_its_subtree(db: Path, tmp_path: Path) -> None:
-    assert duban(db, "accounts", "add", "k01-admin", "--unit", "K01", "--role", "admin", input="password123\n").exit_code == 0
+    assert (
+        duban(
+            db, "accounts", "add", "k01-admin", "--unit", "K01", "--role", "admin", input="password123\n"
+        ).exit_code
+        == 0
+    )
     rows = tmp_path / "more.csv"
-    rows.write_text("code,name,parent_code,level,tags,attrs\nX1,越界工会,T02,grassroots,,\n", encoding="utf-8")
+    rows.write_text(
+        "code,name,parent_code,level,tags,attrs\nX1,越界工会,T02,grassroots,,\n", encoding="utf-8"
+    )
     result = duban(db, "units", "import", str(rows), "--by", "k01-admin")
     assert result.exit_code == 1 and "more.csv:2: parent_code: unknown parent T02" in result.output
     assert duban(db, "units", "import", str(rows)).exit_code == 0  # the operator may
 
 
-def test_the_demo_builds_a_city_and_replays_its_weeks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_demo_builds_a_city_and_replays_its_weeks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["--now", "2026-04-15T10:00+08:00", "demo", "--no-serve"])
     assert result.exit_code == 0, result.output

@@ -16,17 +16,17 @@ from sqlalchemy import Engine, func, select
 from test_outbox import set_contacts
 from test_sweep import TZ, add_account, world
 
-from engine.channels import (
+from duban.engine.channels import (
     DingTalkTransport,
     GenericWebhookTransport,
     SmtpTransport,
     WeComTransport,
     dingtalk_timestamp,
 )
-from engine.db import read_session
-from engine.delivery import deliver_outbox, retry_dead
-from engine.models import Audit, Outbox
-from engine.sweep import sweep_due
+from duban.engine.followup.delivery import deliver_outbox, retry_dead
+from duban.engine.followup.sweep import sweep_due
+from duban.engine.store.db import read_session
+from duban.engine.store.models import Audit, Outbox
 
 USER, PASSWORD = "duban-mailer", "s3cret-密码"
 
@@ -68,8 +68,18 @@ def test_email_through_a_real_smtp_server(db: Engine, replay: Any, ca: trustme.C
     tls = ssl.create_default_context()
     ca.configure_trust(tls)
     with smtp_server(ca, USER, PASSWORD) as server:
-        smtp = SmtpTransport(LOOPBACK, server.port, USER, PASSWORD, True, "duban@example.org", 5.0,
-                             tz=TZ, clock=replay.clock, ssl_context=tls)
+        smtp = SmtpTransport(
+            LOOPBACK,
+            server.port,
+            USER,
+            PASSWORD,
+            True,
+            "duban@example.org",
+            5.0,
+            tz=TZ,
+            clock=replay.clock,
+            ssl_context=tls,
+        )
         result = deliver_outbox(db, replay.rt, {"email": smtp})
         assert (result.digests_sent, result.notices_sent, result.inbox_items) == (2, 6, 3)
         assert sorted(m.rcpt_tos[0] for m in server.inbox) == ["staff@example.org", "t01@example.org"]
@@ -80,16 +90,26 @@ def test_email_through_a_real_smtp_server(db: Engine, replay: Any, ca: trustme.C
 
 def test_webhook_fails_then_recovers_with_backoff(db: Engine, replay: Any, robot: RobotServer) -> None:
     ids = late(db, replay)
-    set_contacts(db, ids["T01"], {"email": [], "webhooks": [
-        {"kind": "generic", "url": robot.hook_url, "secret": None},
-        {"kind": "wecom", "url": robot.wecom_url, "secret": None},
-        {"kind": "dingtalk", "url": robot.dingtalk_url, "secret": robot.state.dingtalk_secret},
-    ]})
+    set_contacts(
+        db,
+        ids["T01"],
+        {
+            "email": [],
+            "webhooks": [
+                {"kind": "generic", "url": robot.hook_url, "secret": None},
+                {"kind": "wecom", "url": robot.wecom_url, "secret": None},
+                {"kind": "dingtalk", "url": robot.dingtalk_url, "secret": robot.state.dingtalk_secret},
+            ],
+        },
+    )
     now = replay.at("2027-03-03T10:00")
     robot.state.now_ms = dingtalk_timestamp(now)
     sweep_due(db, replay.rt)
-    transports = {"webhook": GenericWebhookTransport(5.0, tz=TZ), "wecom": WeComTransport(5.0, tz=TZ),
-                  "dingtalk": DingTalkTransport(replay.clock, 5.0, tz=TZ)}
+    transports = {
+        "webhook": GenericWebhookTransport(5.0, tz=TZ),
+        "wecom": WeComTransport(5.0, tz=TZ),
+        "dingtalk": DingTalkTransport(replay.clock, 5.0, tz=TZ),
+    }
     robot.state.fail_next(3, "http500")
     rng = random.Random(7)
     first = deliver_outbox(db, replay.rt, transports, max_attempts=5, backoff=(10, 100), rng=rng)
@@ -98,7 +118,10 @@ def test_webhook_fails_then_recovers_with_backoff(db: Engine, replay: Any, robot
         waits = [r - now for r in s.execute(select(Outbox.next_attempt_at)).scalars()]
     assert all(timedelta(seconds=1) <= w <= timedelta(seconds=10) for w in waits)
     # Retries wait: a run before the backoff ends sends nothing.
-    assert deliver_outbox(db, replay.rt, transports, max_attempts=5, backoff=(10, 100), rng=rng).digests_sent == 0
+    assert (
+        deliver_outbox(db, replay.rt, transports, max_attempts=5, backoff=(10, 100), rng=rng).digests_sent
+        == 0
+    )
     replay.clock.advance(timedelta(seconds=11))
     again = deliver_outbox(db, replay.rt, transports, max_attempts=5, backoff=(10, 100), rng=rng)
     assert again.digests_sent == 3
@@ -108,7 +131,9 @@ def test_webhook_fails_then_recovers_with_backoff(db: Engine, replay: Any, robot
     assert len(hooks) == 2 and hooks[0].headers["Idempotency-Key"] == hooks[1].headers["Idempotency-Key"]
 
 
-def test_dead_letter_after_max_attempts_then_operator_retry(db: Engine, replay: Any, robot: RobotServer) -> None:
+def test_dead_letter_after_max_attempts_then_operator_retry(
+    db: Engine, replay: Any, robot: RobotServer
+) -> None:
     ids = late(db, replay)
     set_contacts(db, ids["T01"], {"email": [], "webhooks": [{"kind": "generic", "url": robot.hook_url}]})
     replay.at("2027-03-03T10:00")
@@ -143,7 +168,9 @@ def test_a_400_is_not_retried(db: Engine, replay: Any, robot: RobotServer) -> No
     assert retry_dead(db, replay.rt, [dead_id]) == 1
 
 
-def test_three_hundred_notices_to_one_webhook_make_one_message(db: Engine, replay: Any, robot: RobotServer) -> None:
+def test_three_hundred_notices_to_one_webhook_make_one_message(
+    db: Engine, replay: Any, robot: RobotServer
+) -> None:
     ids = late(db, replay, subjects=150, codes=("G01", "G02"))
     set_contacts(db, ids["T01"], {"email": [], "webhooks": [{"kind": "generic", "url": robot.hook_url}]})
     replay.at("2027-03-03T10:00")
@@ -164,7 +191,9 @@ class _DiesAfterSending:
         raise KeyboardInterrupt("killed between sending and marking sent")
 
 
-def test_a_crash_between_send_and_mark_resends_with_the_same_key(db: Engine, replay: Any, robot: RobotServer) -> None:
+def test_a_crash_between_send_and_mark_resends_with_the_same_key(
+    db: Engine, replay: Any, robot: RobotServer
+) -> None:
     ids = late(db, replay, subjects=2)
     set_contacts(db, ids["T01"], {"email": [], "webhooks": [{"kind": "generic", "url": robot.hook_url}]})
     replay.at("2027-03-03T10:00")

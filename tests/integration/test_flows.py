@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from test_sweep import add_account, world
 
-from engine.db import make_engine, read_session
-from engine.models import InboxItem, Notification
+from duban.engine.store.db import make_engine, read_session
+from duban.engine.store.models import InboxItem, Notification
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +24,10 @@ def harness() -> Any:
         yield
 
 
-def test_periodic_sweep_and_delivery_flows(harness: Any, sqlite_template: Path, tmp_path: Path, replay: Any) -> None:
-    from flows.prefect_flows import deliver_flow, new_periods_flow, periodic_flow, sweep_flow
+def test_periodic_sweep_and_delivery_flows(
+    harness: Any, sqlite_template: Path, tmp_path: Path, replay: Any
+) -> None:
+    from duban.flows.prefect_flows import deliver_flow, new_periods_flow, periodic_flow, sweep_flow
 
     path = tmp_path / "flows.db"
     shutil.copy(sqlite_template, path)
@@ -36,7 +38,10 @@ def test_periodic_sweep_and_delivery_flows(harness: Any, sqlite_template: Path, 
     add_account(db, "t02-admin", ids["T02"], "admin")
     db.dispose()
 
-    assert new_periods_flow(db_url=url, now="2026-03-03T09:00+08:00") == {"periods_opened": 0, "scopes_reconciled": 0}
+    assert new_periods_flow(db_url=url, now="2026-03-03T09:00+08:00") == {
+        "periods_opened": 0,
+        "scopes_reconciled": 0,
+    }
     # Past the deadline: reminders skipped, the first escalation to each township, by three sweepers in batches of 3.
     late = periodic_flow(db_url=url, batch_size=3, now="2027-03-03T10:00+08:00", sweepers=3)
     assert (late["reminders_skipped"], late["escalations"], late["tasks_touched"]) == (30, 10, 10)

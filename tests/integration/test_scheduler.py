@@ -5,15 +5,15 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select
 from test_sweep import add_account, world
 
-from engine.db import make_engine, read_session
-from engine.models import InboxItem, Notification
-from flows.schedule import DELIVERY_JOB, PERIODIC_JOB, start_scheduler
+from duban.engine.store.db import make_engine, read_session
+from duban.engine.store.models import InboxItem, Notification
+from duban.flows.schedule import DELIVERY_JOB, PERIODIC_JOB, start_scheduler
+from duban.settings import Settings
 
 
 def test_scheduler_sweeps_and_delivers(sqlite_template: Path, tmp_path: Path, replay: Any) -> None:
@@ -23,7 +23,7 @@ def test_scheduler_sweeps_and_delivers(sqlite_template: Path, tmp_path: Path, re
     ids, _ = world(db, replay.rt, codes=("G01",))
     add_account(db, "g01-staff", ids["G01"], "staff")
     replay.at("2027-03-01T09:30")  # the P1D reminder is due
-    settings = SimpleNamespace(sweep_seconds=1, deliver_seconds=1)
+    settings = Settings(sweep_seconds=1, deliver_seconds=1)
     scheduler = start_scheduler(db, settings, lambda: replay.rt, transports_factory=lambda rt: {})
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
-from engine.models import metadata
-from engine.schema import current_revision, head_revision, upgrade
+from duban.engine.store.models import metadata
+from duban.engine.store.schema import current_revision, head_revision, upgrade
 
 
 def test_head_matches_the_models(db: Engine) -> None:
@@ -26,7 +26,7 @@ def test_a_database_at_0001_upgrades_and_downgrades(db: Engine) -> None:
     from alembic import command
     from sqlalchemy import inspect
 
-    from engine.schema import alembic_config
+    from duban.engine.store.schema import alembic_config
 
     def indexes() -> dict[str, list[str | None]]:
         return {ix["name"]: ix["column_names"] for ix in inspect(db).get_indexes("task") if ix["name"]}
@@ -36,6 +36,10 @@ def test_a_database_at_0001_upgrades_and_downgrades(db: Engine) -> None:
         config.attributes["connection"] = conn
         command.downgrade(config, "0001")
     assert current_revision(db) == "0001"
-    assert indexes()["ix_task_next_action_at"] == ["next_action_at"] and "ix_task_provisional" not in indexes()
+    assert (
+        indexes()["ix_task_next_action_at"] == ["next_action_at"] and "ix_task_provisional" not in indexes()
+    )
     assert upgrade(db) == ("0001", head_revision())
-    assert indexes()["ix_task_next_action_at"] == ["next_action_at", "id"] and "ix_task_provisional" in indexes()
+    assert (
+        indexes()["ix_task_next_action_at"] == ["next_action_at", "id"] and "ix_task_provisional" in indexes()
+    )

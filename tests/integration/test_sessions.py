@@ -6,16 +6,15 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
-
-from engine import sessions
-from engine.accounts import add_account
-from engine.actors import OPERATOR
-from engine.db import read_session, write_session
-from engine.errors import Throttled, Unauthenticated
-from engine.models import Account, ApiToken, LoginAttempt, Unit
-from engine.units import import_units
-
 from test_units import FIXTURES
+
+from duban.engine.access import sessions
+from duban.engine.access.accounts import add_account
+from duban.engine.access.actors import OPERATOR
+from duban.engine.errors import Throttled, Unauthenticated
+from duban.engine.org.units import import_units
+from duban.engine.store.db import read_session, write_session
+from duban.engine.store.models import Account, ApiToken, LoginAttempt, Unit
 
 
 @pytest.fixture
@@ -62,7 +61,13 @@ def test_a_token_carries_its_account_and_unit_until_the_account_is_deactivated( 
         unit = s.scalars(select(Unit).where(Unit.code == "G01")).one()
         row = s.scalars(select(Account).where(Account.name == "g01-staff")).one()
     assert (actor.name, actor.role, actor.unit_id, actor.unit_path, actor.unit_code, actor.account_id) == (
-        "g01-staff", "staff", unit.id, unit.path, "G01", row.id)
+        "g01-staff",
+        "staff",
+        unit.id,
+        unit.path,
+        "G01",
+        row.id,
+    )
     assert not actor.is_operator
     with write_session(account) as s:
         s.execute(Account.__table__.update().values(active=False))

@@ -12,11 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, func, insert, select, text, update
 
-from engine.actors import OPERATOR
-from engine.calendar import WorkCalendar
-from engine.db import read_session, write_session
-from engine.language.model import Definition
-from engine.models import (
+from duban.engine.access.actors import OPERATOR
+from duban.engine.followup.sweep import DUE_PROBE, explain_batch, sweep_due
+from duban.engine.followup.timelines import PROVISIONAL, reschedule
+from duban.engine.language.model import Definition
+from duban.engine.org.units import import_units
+from duban.engine.runtime import Runtime
+from duban.engine.store.db import read_session, write_session
+from duban.engine.store.models import (
     Account,
     Assignment,
     Audit,
@@ -27,12 +30,9 @@ from engine.models import (
     Task,
     Unit,
 )
-from engine.periods import parse_period
-from engine.runtime import Runtime
-from engine.schedule import compute_timeline
-from engine.sweep import DUE_PROBE, explain_batch, reschedule, sweep_due
-from engine.timelines import PROVISIONAL
-from engine.units import import_units
+from duban.engine.time.calendar import WorkCalendar
+from duban.engine.time.periods import parse_period
+from duban.engine.time.timeline import compute_timeline
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -86,46 +86,99 @@ def add_definition(db: Engine, body: dict[str, Any] = CADRE) -> int:
     defn = Definition.model_validate(body)
     with write_session(db) as s:
         return s.execute(
-            insert(DefinitionVersion.__table__).values(
-                def_id=defn.id, version=1, digest=defn.id, title=defn.title, body=defn.model_dump(mode="json"),
-                source_text="", source_name="test", loaded_at=T0,
-            ).returning(DefinitionVersion.__table__.c.id)
+            insert(DefinitionVersion.__table__)
+            .values(
+                def_id=defn.id,
+                version=1,
+                digest=defn.id,
+                title=defn.title,
+                body=defn.model_dump(mode="json"),
+                source_text="",
+                source_name="test",
+                loaded_at=T0,
+            )
+            .returning(DefinitionVersion.__table__.c.id)
         ).scalar_one()
 
 
 def add_assignment(db: Engine, version_id: int, scope: int, issuer: int | None = None) -> int:
     with write_session(db) as s:
         return s.execute(
-            insert(Assignment.__table__).values(
-                filled(Assignment.__table__, {
-                    "definition_version_id": version_id, "def_id": CADRE["id"], "scope_unit_id": scope, "trigger": "event",
-                    "issuer_unit_id": issuer or scope, "issued_by": "operator", "starts_at": T0, "state": "active", "created_at": T0,
-                })
-            ).returning(Assignment.__table__.c.id)
+            insert(Assignment.__table__)
+            .values(
+                filled(
+                    Assignment.__table__,
+                    {
+                        "definition_version_id": version_id,
+                        "def_id": CADRE["id"],
+                        "scope_unit_id": scope,
+                        "trigger": "event",
+                        "issuer_unit_id": issuer or scope,
+                        "issued_by": "operator",
+                        "starts_at": T0,
+                        "state": "active",
+                        "created_at": T0,
+                    },
+                )
+            )
+            .returning(Assignment.__table__.c.id)
         ).scalar_one()
 
 
 def add_tasks(
-    db: Engine, rt: Runtime, version_id: int, assignment_id: int, unit_ids: list[int], trigger_at: datetime = T0,
-    *, subjects: int = 1, period: str = "", due_explicit: date | None = None,
+    db: Engine,
+    rt: Runtime,
+    version_id: int,
+    assignment_id: int,
+    unit_ids: list[int],
+    trigger_at: datetime = T0,
+    *,
+    subjects: int = 1,
+    period: str = "",
+    due_explicit: date | None = None,
 ) -> list[int]:
     """Tasks shaped as the fan-out makes them (Core inserts, timeline stored)."""
     with read_session(db) as s:
-        body = s.execute(select(DefinitionVersion.body).where(DefinitionVersion.id == version_id)).scalar_one()
+        body = s.execute(
+            select(DefinitionVersion.body).where(DefinitionVersion.id == version_id)
+        ).scalar_one()
     tl = compute_timeline(
-        Definition.model_validate(body), trigger_at, period=parse_period(period) if period else None,
-        explicit_due=due_explicit, calendar=rt.calendar, tz=rt.tz, reminder_time=rt.reminder_time,
+        Definition.model_validate(body),
+        trigger_at,
+        period=parse_period(period) if period else None,
+        explicit_due=due_explicit,
+        calendar=rt.calendar,
+        tz=rt.tz,
+        reminder_time=rt.reminder_time,
     )
     actions = tl.actions()
     rows = [
-        filled(Task.__table__, {
-            "assignment_id": assignment_id, "definition_version_id": version_id, "unit_id": unit_id,
-            "subject": f"P{n}", "period": period, "state": "open", "trigger_at": trigger_at, "due_at": tl.due_at,
-            "overdue_at": tl.overdue_at, "due_explicit": due_explicit, "calendar_provisional": tl.calendar_provisional,
-            "escalation_level": 0, "next_action_at": actions[0].at if actions else None, "action_cursor": 0,
-            "schedule_epoch": 0, "progress": 0, "approval_step": 0, "form": {}, "event_data": {},
-            "created_at": trigger_at, "updated_at": trigger_at,
-        })
+        filled(
+            Task.__table__,
+            {
+                "assignment_id": assignment_id,
+                "definition_version_id": version_id,
+                "unit_id": unit_id,
+                "subject": f"P{n}",
+                "period": period,
+                "state": "open",
+                "trigger_at": trigger_at,
+                "due_at": tl.due_at,
+                "overdue_at": tl.overdue_at,
+                "due_explicit": due_explicit,
+                "calendar_provisional": tl.calendar_provisional,
+                "escalation_level": 0,
+                "next_action_at": actions[0].at if actions else None,
+                "action_cursor": 0,
+                "schedule_epoch": 0,
+                "progress": 0,
+                "approval_step": 0,
+                "form": {},
+                "event_data": {},
+                "created_at": trigger_at,
+                "updated_at": trigger_at,
+            },
+        )
         for unit_id in unit_ids
         for n in range(subjects)
     ]
@@ -136,13 +189,28 @@ def add_tasks(
 def add_account(db: Engine, name: str, unit_id: int, role: str = "staff", email: str | None = None) -> int:
     with write_session(db) as s:
         return s.execute(
-            insert(Account.__table__).values(filled(Account.__table__, {
-                "name": name, "unit_id": unit_id, "role": role, "password_hash": "x", "email": email, "active": True, "created_at": T0,
-            })).returning(Account.__table__.c.id)
+            insert(Account.__table__)
+            .values(
+                filled(
+                    Account.__table__,
+                    {
+                        "name": name,
+                        "unit_id": unit_id,
+                        "role": role,
+                        "password_hash": "x",
+                        "email": email,
+                        "active": True,
+                        "created_at": T0,
+                    },
+                )
+            )
+            .returning(Account.__table__.c.id)
         ).scalar_one()
 
 
-def world(db: Engine, rt: Runtime, codes: tuple[str, ...] = ("G01", "G03"), subjects: int = 1) -> tuple[dict, list[int]]:
+def world(
+    db: Engine, rt: Runtime, codes: tuple[str, ...] = ("G01", "G03"), subjects: int = 1
+) -> tuple[dict, list[int]]:
     ids = load_tree(db)
     version = add_definition(db)
     assignment = add_assignment(db, version, ids["C01"])
@@ -181,7 +249,9 @@ def test_a_cadre_year_replayed_day_by_day(db: Engine, replay: Any) -> None:
         watch = set(s.execute(select(Supervision.unit_id, Supervision.level)).all())
         # G01 -> T01 then K01; G03 -> T02 then K02.
         assert watch == {(ids["T01"], 1), (ids["K01"], 2), (ids["T02"], 1), (ids["K02"], 2)}
-        escalated_to = set(s.execute(select(Notification.unit_id).where(Notification.kind == "escalation")).scalars())
+        escalated_to = set(
+            s.execute(select(Notification.unit_id).where(Notification.kind == "escalation")).scalars()
+        )
         assert escalated_to == {ids["T01"], ids["K01"], ids["T02"], ids["K02"]}
 
 
@@ -220,7 +290,7 @@ def test_reminders_of_a_missed_deadline_are_skipped_and_audited(db: Engine, repl
 
 
 def test_two_sweeps_at_once_send_nothing_twice(db: Engine, db_url: str, replay: Any) -> None:
-    from engine.db import make_engine
+    from duban.engine.store.db import make_engine
 
     _ids, _task_ids = world(db, replay.rt, codes=("G01", "G02", "G03", "G04"), subjects=150)
     replay.at("2027-04-12T10:00")
@@ -231,7 +301,7 @@ def test_two_sweeps_at_once_send_nothing_twice(db: Engine, db_url: str, replay: 
     def run(engine: Engine) -> None:
         try:
             results.append(sweep_due(engine, replay.rt, batch_size=50))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(e,)) for e in engines]
@@ -300,7 +370,7 @@ def test_provisional_tasks_are_recomputed_when_the_calendar_learns_the_year(db: 
     known = WorkCalendar.load(None)
     last = max(known.known_years())
     # A calendar that does not know the last year yet: a task triggered on its eve is provisional.
-    from engine.calendar import package_schedules
+    from duban.engine.time.calendar import package_schedules
 
     partial = WorkCalendar.load(None, base={y: s for y, s in package_schedules().items() if y != last})
     rt_old = Runtime(clock=replay.clock, tz=TZ, calendar=partial, data_dir=replay.rt.data_dir)
@@ -321,8 +391,11 @@ def test_reminders_reach_exactly_the_units_someone_hears(db: Engine, replay: Any
     """One batch mixing units with contacts, acting accounts, only a viewer or an inactive account, and nobody."""
     ids, _ = world(db, replay.rt, codes=("G01", "G02", "G03", "G04", "S01"))
     with write_session(db) as s:
-        s.execute(update(Unit.__table__).where(Unit.__table__.c.id == ids["G01"])
-                  .values(contacts={"email": ["g01@example.org"], "webhooks": []}))
+        s.execute(
+            update(Unit.__table__)
+            .where(Unit.__table__.c.id == ids["G01"])
+            .values(contacts={"email": ["g01@example.org"], "webhooks": []})
+        )
     add_account(db, "g02-staff", ids["G02"], "staff")
     add_account(db, "g03-viewer", ids["G03"], "viewer", email="viewer@example.org")
     gone = add_account(db, "s01-admin", ids["S01"], "admin", email="gone@example.org")
@@ -331,7 +404,9 @@ def test_reminders_reach_exactly_the_units_someone_hears(db: Engine, replay: Any
     replay.at("2027-01-29T09:00")
     assert sweep_due(db, replay.rt).reminders_sent == 5
     with read_session(db) as s:
-        heard = s.execute(select(Unit.code, Outbox.channel, Outbox.kind).join(Unit, Unit.id == Outbox.unit_id)).all()
+        heard = s.execute(
+            select(Unit.code, Outbox.channel, Outbox.kind).join(Unit, Unit.id == Outbox.unit_id)
+        ).all()
         made = s.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "reminder"))
     assert sorted(heard) == [("G01", "email", "reminder"), ("G02", "inbox", "reminder")]
     assert made == 5  # every task's reminder is on record, heard or not
@@ -350,17 +425,27 @@ def test_an_idle_sweep_reads_only_the_index(db: Engine, backend: str, replay: An
         else:
             s.execute(text("SET enable_seqscan = off"))
             plan = " ".join(explain_batch(s, now))
-            assert "ix_task_next_action_at" in plan, plan  # a table this small may rightly be sorted in memory
+            assert "ix_task_next_action_at" in plan, (
+                plan
+            )  # a table this small may rightly be sorted in memory
             s.execute(text("RESET enable_seqscan"))
         # The idle path's probe reads the end of the index, whatever the statistics say.
         probe = str(DUE_PROBE.compile(db))
-        plan = " ".join(str(r) for r in s.execute(text(("EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN ") + probe)))
+        plan = " ".join(
+            str(r)
+            for r in s.execute(text(("EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN ") + probe))
+        )
         assert "ix_task_next_action_at" in plan and "Seq Scan" not in plan and "SCAN task" not in plan, plan
         # The once-per-process question "any provisional tasks?" reads the partial index, not the table.
         provisional = str(select(Task.__table__.c.id).where(PROVISIONAL).compile(db))
         if backend != "sqlite":
             s.execute(text("SET enable_seqscan = off"))
-        plan = " ".join(str(r) for r in s.execute(text(("EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN ") + provisional)))
+        plan = " ".join(
+            str(r)
+            for r in s.execute(
+                text(("EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN ") + provisional)
+            )
+        )
         assert "ix_task_provisional" in plan, plan
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, MetaData, select, text
 
-from engine import tree
-from engine.actors import OPERATOR
-from engine.db import read_session, write_session
-from engine.errors import ImportRefused
-from engine.models import Audit, Unit
-from engine.people import import_people
-from engine.units import import_units
+from duban.engine.access.actors import OPERATOR
+from duban.engine.errors import ImportRefused
+from duban.engine.org import tree
+from duban.engine.org.people import import_people
+from duban.engine.org.units import import_units
+from duban.engine.store.db import read_session, write_session
+from duban.engine.store.models import Audit, Unit
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 NOW = __import__("datetime").datetime.fromisoformat("2026-03-02T09:00+08:00")
@@ -63,7 +63,9 @@ def test_reimport_is_an_upsert(db: Engine, tmp_path: Path) -> None:
     load(db, FIXTURES / "tree.csv")
     again = load(db, FIXTURES / "tree.csv")
     assert (again.created, again.updated, again.moved, again.unchanged) == (0, 0, 0, 10)
-    changed = write_csv(tmp_path, 'G02,莞城第一小学工会（改）,T01,grassroots,institution,"{""members"": 61}"\n')
+    changed = write_csv(
+        tmp_path, 'G02,莞城第一小学工会（改）,T01,grassroots,institution,"{""members"": 61}"\n'
+    )
     result = load(db, changed)
     assert (result.created, result.updated) == (0, 1)
     with read_session(db) as s:
@@ -86,7 +88,10 @@ def test_moving_a_subtree_repaths_it(db: Engine, tmp_path: Path) -> None:
     ("body", "expected"),
     [
         ("X1,某工会,NOPE,grassroots,,\n", "units.csv:3: parent_code: unknown parent NOPE"),
-        ("X1,某工会,T01,grassroots,,\nX1,另一工会,T01,grassroots,,\n", "units.csv:4: code: duplicate code X1 (first on line 3)"),
+        (
+            "X1,某工会,T01,grassroots,,\nX1,另一工会,T01,grassroots,,\n",
+            "units.csv:4: code: duplicate code X1 (first on line 3)",
+        ),
         ("X1,某工会,T01,village,,\n", "units.csv:3: level: unknown level 'village'"),
         ('X1,某工会,T01,grassroots,,"{members: 1}"\n', "units.csv:3: attrs: bad JSON"),
         ('X1,某工会,T01,grassroots,,"[1]"\n', "units.csv:3: attrs: must be a JSON object"),
@@ -95,7 +100,9 @@ def test_moving_a_subtree_repaths_it(db: Engine, tmp_path: Path) -> None:
         ("X1,某工会,T01,grassroots,Bad Tag,\n", "units.csv:3: tags: tag 'Bad Tag'"),
     ],
 )
-def test_a_bad_file_is_refused_whole_and_changes_nothing(db: Engine, tmp_path: Path, body: str, expected: str) -> None:
+def test_a_bad_file_is_refused_whole_and_changes_nothing(
+    db: Engine, tmp_path: Path, body: str, expected: str
+) -> None:
     load(db, FIXTURES / "tree.csv")
     before = dump(db)
     # A good row first: it must not be written either.
@@ -158,9 +165,8 @@ def test_people_import(db: Engine, tmp_path: Path) -> None:
     before = dump(db)
     bad = tmp_path / "bad.csv"
     bad.write_text("id,name,unit_code,kind,appointed_on,birthday\nP3,王五,G99,cadre,,\n", encoding="utf-8")
-    with pytest.raises(ImportRefused) as refused:
-        with write_session(db) as s:
-            import_people(s, NOW, OPERATOR, bad)
+    with pytest.raises(ImportRefused) as refused, write_session(db) as s:
+        import_people(s, NOW, OPERATOR, bad)
     assert "bad.csv:2: unit_code: unknown unit 'G99'" in str(refused.value)
     assert "bad.csv:2: appointed_on: a cadre needs the date of appointment" in str(refused.value)
     assert dump(db) == before
@@ -169,26 +175,25 @@ def test_people_import(db: Engine, tmp_path: Path) -> None:
 def test_the_audit_log_refuses_update_and_delete(db: Engine) -> None:
     load(db, FIXTURES / "tree.csv")
     for statement in ("UPDATE audit SET actor = 'x'", "DELETE FROM audit"):
-        with pytest.raises(Exception, match="append-only"):
-            with db.begin() as conn:
-                conn.execute(text(statement))
+        with pytest.raises(Exception, match="append-only"), db.begin() as conn:
+            conn.execute(text(statement))
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit WHERE actor = 'operator'")).scalar() == 1
 
 
 def test_an_account_imports_only_inside_its_subtree(db: Engine, tmp_path: Path) -> None:
-    from engine.actors import actor_for
-    from engine.accounts import add_account
+    from duban.engine.access.accounts import add_account
+    from duban.engine.access.actors import actor_for
 
     load(db, FIXTURES / "tree.csv")
     with write_session(db) as s:
         add_account(s, NOW, OPERATOR, "k01-admin", "K01", "admin", "password123")
     before = dump(db)
     body = (
-        "T09,新街道工会,K01,township,,\n"      # inside: fine on its own
-        "X1,越界工会,T02,grassroots,,\n"        # T02 lies under K02
-        "G03,改名,T02,grassroots,,\n"           # an existing unit outside the subtree
-        "R9,另一市总工会,,municipal,,\n"         # a new top-level union
+        "T09,新街道工会,K01,township,,\n"  # inside: fine on its own
+        "X1,越界工会,T02,grassroots,,\n"  # T02 lies under K02
+        "G03,改名,T02,grassroots,,\n"  # an existing unit outside the subtree
+        "R9,另一市总工会,,municipal,,\n"  # a new top-level union
     )
     with write_session(db) as s, pytest.raises(ImportRefused) as refused:
         import_units(s, NOW, actor_for(s, "k01-admin"), write_csv(tmp_path, body))
@@ -199,7 +204,12 @@ def test_an_account_imports_only_inside_its_subtree(db: Engine, tmp_path: Path) 
     assert "units.csv:2" not in message
     assert dump(db) == before
     with write_session(db) as s:
-        assert import_units(s, NOW, actor_for(s, "k01-admin"), write_csv(tmp_path, body.splitlines()[0] + "\n")).created == 1
+        assert (
+            import_units(
+                s, NOW, actor_for(s, "k01-admin"), write_csv(tmp_path, body.splitlines()[0] + "\n")
+            ).created
+            == 1
+        )
 
 
 def test_children_may_come_before_their_parents(db: Engine, tmp_path: Path) -> None:

@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from engine import fanout, lifecycle
-from engine.accounts import add_account
-from engine.actors import OPERATOR, actor_for
-from engine.attachments import store_file
-from engine.catalog import definition_of, store_definitions
-from engine.db import read_session, write_session
-from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.language.loader import load_paths
-from engine.models import Account, Assignment, Audit, DefinitionVersion, Notification, Task, Unit
-from engine.targets import split_target
-from engine.tasks import TaskFilter, list_tasks, show_task
-from engine.units import import_units
+from duban.engine.access.accounts import add_account
+from duban.engine.access.actors import OPERATOR, actor_for
+from duban.engine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from duban.engine.language.loader import load_paths
+from duban.engine.org.units import import_units
+from duban.engine.overview.tasks import TaskFilter, list_tasks, show_task
+from duban.engine.store.db import read_session, write_session
+from duban.engine.store.models import Account, Assignment, Audit, DefinitionVersion, Notification, Task, Unit
+from duban.engine.work import fanout, lifecycle
+from duban.engine.work.attachments import store_file
+from duban.engine.work.catalog import definition_of, store_definitions
+from duban.engine.work.targets import split_target
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -36,12 +36,22 @@ def world(db: Engine, replay):  # type: ignore[no-untyped-def]
         first = add_account(s, now, OPERATOR, "c01-admin", "C01", "admin", "password123")
         units = dict(s.execute(select(Unit.code, Unit.id)).all())
         # One real hash is enough; the other accounts share it to keep the fixture fast.
-        s.execute(insert(Account.__table__), [
-            {"name": f"{code.lower()}-{role}", "unit_id": units[code], "role": role,
-             "password_hash": first.password_hash, "active": True, "created_at": now}
-            for code in ("C01", "K01", "K02", "T01", "T02", "G01", "G02", "G03", "G04")
-            for role in ("admin", "staff", "viewer") if (code, role) != ("C01", "admin")
-        ])
+        s.execute(
+            insert(Account.__table__),
+            [
+                {
+                    "name": f"{code.lower()}-{role}",
+                    "unit_id": units[code],
+                    "role": role,
+                    "password_hash": first.password_hash,
+                    "active": True,
+                    "created_at": now,
+                }
+                for code in ("C01", "K01", "K02", "T01", "T02", "G01", "G02", "G03", "G04")
+                for role in ("admin", "staff", "viewer")
+                if (code, role) != ("C01", "admin")
+            ],
+        )
     return db
 
 
@@ -70,14 +80,22 @@ def test_assigned_fan_out_is_set_based_and_idempotent(world: Engine, replay) -> 
     # (adjusted working day), then the Spring Festival break 02-15..02-23, then 02-24..02-27,
     # Saturday 02-28 (adjusted), 03-02, 03-03 and 03-04.
     assert {t.due_at.astimezone(replay.rt.tz).date() for t in made} == {date(2026, 3, 4)}
-    assert count(world, Audit, Audit.action == "task.created", Audit.assignment_id == result.assignment_id) == 2
+    assert (
+        count(world, Audit, Audit.action == "task.created", Audit.assignment_id == result.assignment_id) == 2
+    )
     with write_session(world) as s:
         assignment = s.get(Assignment, result.assignment_id)
         defn = definition_of(s.get(DefinitionVersion, assignment.definition_version_id))
         root = s.scalar(select(Unit.path).where(Unit.code == "C01"))
-        again = fanout.insert_tasks(s, replay.rt, "test", assignment, defn,
-                                    fanout.timeline_for(replay.rt, defn, replay.rt.now(), None, None),
-                                    fanout.matching_units(defn, root))
+        again = fanout.insert_tasks(
+            s,
+            replay.rt,
+            "test",
+            assignment,
+            defn,
+            fanout.timeline_for(replay.rt, defn, replay.rt.now(), None, None),
+            fanout.matching_units(defn, root),
+        )
     assert again == 0
     assert len(tasks_of(world, result.assignment_id)) == 2
 
@@ -104,7 +122,9 @@ def test_a_unit_that_joins_the_scope_gets_its_task(world: Engine, replay, tmp_pa
         result = fanout.assign_definition(s, replay.rt, act(s, "c01-admin"), "test-congress", "C01")
     replay.at("2026-04-01T10:00")
     new = tmp_path / "new.csv"
-    new.write_text("code,name,parent_code,level,tags,attrs\nG05,新建工会,T02,grassroots,,\n", encoding="utf-8")
+    new.write_text(
+        "code,name,parent_code,level,tags,attrs\nG05,新建工会,T02,grassroots,,\n", encoding="utf-8"
+    )
     with write_session(world) as s:
         import_units(s, replay.rt.now(), OPERATOR, new)
         assert fanout.reconcile_scopes(s, replay.rt) == 1
@@ -137,11 +157,15 @@ def test_submit_approve_chain(world: Engine, replay) -> None:  # type: ignore[no
     with write_session(world) as s, pytest.raises(Forbidden):
         lifecycle.submit_task(s, replay.rt, act(s, "g01-viewer"), task.id, form=form)
     with write_session(world) as s, pytest.raises(InvalidInput) as bad:
-        lifecycle.submit_task(s, replay.rt, act(s, "g01-staff"), task.id, form={"held_on": "2025-12-01", "attendance": 0})
+        lifecycle.submit_task(
+            s, replay.rt, act(s, "g01-staff"), task.id, form={"held_on": "2025-12-01", "attendance": 0}
+        )
     assert "form.held_on: 2025-12-01 is outside the task's period 2026" in str(bad.value)
     assert "form.attendance: at least 1" in str(bad.value)
     with write_session(world) as s:
-        assert lifecycle.submit_task(s, replay.rt, act(s, "g01-staff"), task.id, form=form).state == "submitted"
+        assert (
+            lifecycle.submit_task(s, replay.rt, act(s, "g01-staff"), task.id, form=form).state == "submitted"
+        )
     # approval: parent (T01) first, then the issuer (C01); others are refused
     with write_session(world) as s, pytest.raises(Forbidden):
         lifecycle.approve_task(s, replay.rt, act(s, "c01-admin"), task.id)
@@ -171,7 +195,9 @@ def test_reject_returns_to_the_branch_and_nobody_approves_their_own(world: Engin
     with write_session(world) as s, pytest.raises(InvalidInput, match="reason"):
         lifecycle.reject_task(s, replay.rt, act(s, "t01-admin"), task.id, "")
     with write_session(world) as s:
-        assert lifecycle.reject_task(s, replay.rt, act(s, "t01-admin"), task.id, "会议记录不全").state == "open"
+        assert (
+            lifecycle.reject_task(s, replay.rt, act(s, "t01-admin"), task.id, "会议记录不全").state == "open"
+        )
     assert count(world, Notification, Notification.task_id == task.id, Notification.kind == "rejected") == 1
     # T01's admin submits for... no: the issuer unit's own admin cannot submit a branch's task
     with write_session(world) as s, pytest.raises(Forbidden):
@@ -202,7 +228,9 @@ def test_waive_extend_urge(world: Engine, replay) -> None:  # type: ignore[no-un
 
 def test_targets_split_and_roll_up(world: Engine, replay, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     with write_session(world) as s:
-        a = fanout.assign_definition(s, replay.rt, act(s, "c01-admin"), "test-organise", "C01", targets={"K02": 5})
+        a = fanout.assign_definition(
+            s, replay.rt, act(s, "c01-admin"), "test-organise", "C01", targets={"K02": 5}
+        )
     with write_session(world) as s, pytest.raises(InvalidInput, match="less than the target 5"):
         split_target(s, replay.rt, act(s, "k02-admin"), a.assignment_id, "K02", {"T02": 4})
     with write_session(world) as s:
@@ -276,9 +304,15 @@ def test_withdraw_cancels_unfinished_tasks(world: Engine, replay) -> None:  # ty
 
 def test_assignment_lists_follow_the_tree(world: Engine, replay) -> None:  # type: ignore[no-untyped-def]
     with write_session(world) as s:
-        city = fanout.assign_definition(s, replay.rt, act(s, "c01-admin"), "test-congress", "C01").assignment_id
-        k01 = fanout.assign_definition(s, replay.rt, act(s, "k01-admin"), "test-training", "K01").assignment_id
-        k02 = fanout.assign_definition(s, replay.rt, act(s, "k02-admin"), "test-training", "K02").assignment_id
+        city = fanout.assign_definition(
+            s, replay.rt, act(s, "c01-admin"), "test-congress", "C01"
+        ).assignment_id
+        k01 = fanout.assign_definition(
+            s, replay.rt, act(s, "k01-admin"), "test-training", "K01"
+        ).assignment_id
+        k02 = fanout.assign_definition(
+            s, replay.rt, act(s, "k02-admin"), "test-training", "K02"
+        ).assignment_id
     with read_session(world) as s:
         seen = {a["id"] for a in fanout.list_assignments(s, act(s, "t01-viewer"))}
         assert seen == {city, k01}  # both cover T01; K02's does not
@@ -287,11 +321,13 @@ def test_assignment_lists_follow_the_tree(world: Engine, replay) -> None:  # typ
 
 
 def test_the_roll_up_counts_each_child_subtree(world: Engine, replay) -> None:  # type: ignore[no-untyped-def]
-    from engine.reports import rollup, rollup_xlsx
+    from duban.engine.overview.reports import rollup, rollup_xlsx
 
     with write_session(world) as s:
         congress = fanout.assign_definition(s, replay.rt, act(s, "c01-admin"), "test-congress", "C01")
-        fanout.assign_definition(s, replay.rt, act(s, "c01-admin"), "test-organise", "C01", targets={"K02": 5})
+        fanout.assign_definition(
+            s, replay.rt, act(s, "c01-admin"), "test-organise", "C01", targets={"K02": 5}
+        )
     g01 = next(t for t in tasks_of(world, congress.assignment_id) if t.unit_id == 6)
     with write_session(world) as s:
         lifecycle.waive_task(s, replay.rt, act(s, "c01-admin"), g01.id, "关停")
@@ -309,6 +345,11 @@ def test_the_roll_up_counts_each_child_subtree(world: Engine, replay) -> None:  
     assert children["K02"]["overdue"] == 2 and children["K01"]["overdue"] == 1
     assert children["K01"]["done_pct"] == 0.0
     assert report["total"]["tasks"] == 8 and report["own"] is None
-    assert {d["definition_id"]: d["tasks"] for d in report["definitions"]} == {"test-congress": 4, "test-organise": 4}
-    assert only["total"]["tasks"] == 4 and [d["definition_id"] for d in only["definitions"]] == ["test-organise"]
+    assert {d["definition_id"]: d["tasks"] for d in report["definitions"]} == {
+        "test-congress": 4,
+        "test-organise": 4,
+    }
+    assert only["total"]["tasks"] == 4 and [d["definition_id"] for d in only["definitions"]] == [
+        "test-organise"
+    ]
     assert rollup_xlsx(report)[:2] == b"PK"

@@ -15,8 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.calendar import WorkCalendar, YearSchedule, load_override, package_schedules, parse_override
-from engine.errors import InvalidInput
+from duban.engine.errors import InvalidInput
+from duban.engine.time.calendar import (
+    WorkCalendar,
+    YearSchedule,
+    load_override,
+    package_schedules,
+    parse_override,
+)
 
 
 def _span(first: date, last: date) -> Iterator[date]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.errors import DefinitionError
-from engine.language.loader import (
+from duban.engine.errors import DefinitionError
+from duban.engine.language.loader import (
     MAX_ALIASES,
     MAX_FILE_BYTES,
     LoadedDefinition,
@@ -17,7 +17,7 @@ from engine.language.loader import (
     parse_definition,
     parse_definition_bytes,
 )
-from engine.language.model import DueOn, EventTrigger, Every, EveryTrigger
+from duban.engine.language.model import DueOn, EventTrigger, Every, EveryTrigger
 
 # Four lines, so the snippets below start on line 5.
 HEAD = """\

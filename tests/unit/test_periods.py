@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from engine.language.model import Every
-from engine.periods import PERIOD_KINDS, Period, parse_period, period_of
+from duban.engine.language.model import Every
+from duban.engine.time.periods import PERIOD_KINDS, Period, parse_period, period_of
 
 
 @pytest.mark.parametrize(

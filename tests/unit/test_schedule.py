@@ -9,11 +9,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.calendar import WorkCalendar, package_schedules
-from engine.errors import InvalidInput
-from engine.language.model import Definition
-from engine.periods import parse_period
-from engine.schedule import Action, Escalation, Reminder, Timeline, compute_timeline, recurring_trigger_at
+from duban.engine.errors import InvalidInput
+from duban.engine.language.model import Definition
+from duban.engine.time.calendar import WorkCalendar, package_schedules
+from duban.engine.time.periods import parse_period
+from duban.engine.time.timeline import (
+    Action,
+    Escalation,
+    Reminder,
+    Timeline,
+    compute_timeline,
+    recurring_trigger_at,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.calendar import WorkCalendar
-from engine.language.durations import parse_duration
-from engine.language.loader import LoadedDefinition, load_paths
-from engine.language.model import (
+from duban.engine.language.durations import parse_duration
+from duban.engine.language.loader import LoadedDefinition, load_paths
+from duban.engine.language.model import (
     AssignedTrigger,
     Definition,
     DueAfter,
@@ -23,8 +22,9 @@ from engine.language.model import (
     Every,
     EveryTrigger,
 )
-from engine.periods import period_of
-from engine.schedule import compute_timeline, recurring_trigger_at
+from duban.engine.time.calendar import WorkCalendar
+from duban.engine.time.periods import period_of
+from duban.engine.time.timeline import compute_timeline, recurring_trigger_at
 
 ROOT = Path(__file__).parents[2]
 DEFINITIONS = ROOT / "definitions"

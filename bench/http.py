@@ -1,0 +1,243 @@
+"""`duban bench`'s HTTP figure: a branch's to-do page under 50 concurrent clients, against a bare Starlette route.
+
+The branch is the first grassroots unit of the bench tree. Besides the few tasks the bench's
+fan-outs gave every branch, it gets one task per new member: an event-triggered definition
+(`member.joined`) assigned to the branch and posted `EVENTS` times through the engine, so its
+to-do holds more than a page and `GET /api/v1/tasks` (the caller's to-do, `limit=50`) serves a
+full page of 50 with a real count. A staff account of the branch signs in once.
+
+Both sides run under uvicorn in a process of their own on 127.0.0.1 (one worker each, the same
+settings): the real app (`api.app.create_app` over the bench database, on the bench's fixed clock)
+and the bare route of `duban.bench.bare_route`. The load comes from this process (`duban.bench.load`): a
+warm-up, then `requests` requests per run, engine and bare alternating, best of `repeat`.
+The figure is the time per request (the inverse of throughput), held to 2x the bare route's, and
+the engine's p95 is held under 50 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from duban.bench import BenchHandle, measurement
+from duban.bench.load import Load, fetch, run_load
+from duban.engine.access.accounts import add_account
+from duban.engine.access.actors import OPERATOR
+from duban.engine.language.loader import parse_definition
+from duban.engine.store.db import read_session, write_session
+from duban.engine.store.models import Task, Unit
+from duban.engine.work.catalog import store_definitions
+from duban.engine.work.fanout import assign_definition, post_event
+
+HOST = "127.0.0.1"
+PAGE = 50
+CLIENTS = 50
+EVENTS = 60  # new members posted to the branch: more than a page
+P95_BAR_MS = 50.0
+THROUGHPUT_BAR = 2.0  # time per request within 2x the bare route's: at least half its throughput
+ACCOUNT = "bench-http-staff"
+TARGET = f"/api/v1/tasks?limit={PAGE}"
+ROOT = Path(__file__).resolve().parents[1]
+
+MEMBER_DEF = """\
+id: bench-member
+title: 基准：新会员入会登记
+title_en: "Bench: a new member's registration"
+source: bench
+applies_to: {levels: [grassroots]}
+trigger: {event: member.joined}
+due: {after: P30D}
+reminders: [P7D]
+escalation:
+  - {after: P0D, to: parent}
+"""
+
+
+@dataclass(frozen=True)
+class Branch:
+    """The unit whose to-do is served, and the account that asks for it."""
+
+    code: str
+    unit_id: int
+    password: str
+    unfinished: int
+
+
+@dataclass(frozen=True)
+class Server:
+    kind: str
+    port: int
+
+
+def _branch(handle: BenchHandle) -> Branch:
+    """Fill the first branch's to-do past a page through the engine, and give it a staff account."""
+    rt, now = handle.rt, handle.rt.now()
+    password = secrets.token_urlsafe(16)
+    with read_session(handle.engine) as s:
+        code, unit_id = s.execute(
+            select(Unit.code, Unit.id).where(Unit.level == "grassroots").order_by(Unit.code).limit(1)
+        ).one()
+    with write_session(handle.engine) as s:
+        store_definitions(s, now, OPERATOR, [parse_definition(MEMBER_DEF, "bench-member.yaml")])
+        assign_definition(s, rt, OPERATOR, "bench-member", code)
+        for n in range(EVENTS):
+            post_event(s, rt, OPERATOR, "member.joined", code, subject=f"会员{n + 1:03d}")
+        add_account(s, now, OPERATOR, ACCOUNT, code, "staff", password)
+    with read_session(handle.engine) as s:
+        unfinished = s.scalar(
+            select(func.count()).where(Task.unit_id == unit_id, Task.state.in_(["open", "submitted"]))
+        )
+    return Branch(code, unit_id, password, unfinished or 0)
+
+
+@contextmanager
+def _serve(kind: str, handle: BenchHandle, *extra: str) -> Iterator[Server]:
+    """A server process on a socket bound here (127.0.0.1, an ephemeral port); stopped on the way out."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, 0))
+    sock.listen(2048)
+    port = sock.getsockname()[1]
+    log = handle.workdir / f"http-{kind}.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "duban.bench.server",
+        kind,
+        "--fd",
+        str(sock.fileno()),
+        "--url",
+        handle.url,
+        "--at",
+        handle.rt.now().isoformat(),
+        "--tz",
+        str(handle.rt.tz),
+        "--data-dir",
+        str(handle.workdir / "data"),
+        *extra,
+    ]
+    with log.open("wb") as out:
+        # The project root first on the path: the server runs this checkout's code, whatever the caller's cwd.
+        proc = subprocess.Popen(
+            cmd,
+            pass_fds=[sock.fileno()],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    sock.close()
+    try:
+        _wait_ready(proc, port, log)
+        yield Server(kind, port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"the bench server exited ({proc.returncode}): {log.read_text(errors='replace')[-2000:]}"
+            )
+        try:
+            fetch(HOST, port, TARGET, {}, timeout=1.0)
+            return
+        except (OSError, TimeoutError):
+            time.sleep(0.1)
+    raise RuntimeError(
+        f"the bench server did not answer within {limit} s: {log.read_text(errors='replace')[-2000:]}"
+    )
+
+
+def _sign_in(server: Server, password: str) -> str:
+    with httpx.Client(base_url=f"http://{HOST}:{server.port}", trust_env=False, timeout=30) as client:
+        r = client.post("/api/v1/auth/token", data={"username": ACCOUNT, "password": password})
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
+
+def _page(server: Server, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    status, body = fetch(HOST, server.port, TARGET, headers)
+    return status, json.loads(body) if status == 200 else {}
+
+
+def _best(runs: list[Load]) -> Load:
+    return min(runs, key=lambda load: load.seconds / load.requests)
+
+
+def measure(handle: BenchHandle, requests: int = 3000) -> dict[str, Any]:
+    """The `http` measurement: time per request of the engine's to-do route against the bare route's."""
+    branch = _branch(handle)
+    warm = max(CLIENTS, requests // 5)
+    engine_runs: list[Load] = []
+    bare_runs: list[Load] = []
+    with ExitStack() as stack:
+        app = stack.enter_context(_serve("engine", handle))
+        bare = stack.enter_context(_serve("bare", handle, "--unit-id", str(branch.unit_id)))
+        auth = {"Authorization": f"Bearer {_sign_in(app, branch.password)}"}
+        engine_status, engine_page = _page(app, auth)
+        bare_status, bare_page = _page(bare, {})
+        run_load(HOST, app.port, TARGET, auth, warm, CLIENTS)
+        run_load(HOST, bare.port, TARGET, {}, warm, CLIENTS)
+        for _ in range(handle.repeat):
+            engine_runs.append(run_load(HOST, app.port, TARGET, auth, requests, CLIENTS))
+            bare_runs.append(run_load(HOST, bare.port, TARGET, {}, requests, CLIENTS))
+    best, base = _best(engine_runs), _best(bare_runs)
+    engine_ids = [item["id"] for item in engine_page.get("items", [])]
+    bare_ids = [item["id"] for item in bare_page.get("items", [])]
+    all_ok = all(set(load.statuses) == {200} for load in (*engine_runs, *bare_runs))
+    p95_pass = best.percentile_ms(0.95) < P95_BAR_MS
+    doc = measurement(
+        "http",
+        best.seconds / best.requests,
+        "bare Starlette route, the same SQL on the driver",
+        base.seconds / base.requests,
+        THROUGHPUT_BAR,
+        requests=requests,
+        clients=CLIENTS,
+        unit=branch.code,
+        unfinished_tasks=branch.unfinished,
+        page_status=engine_status,
+        page_items=len(engine_ids),
+        page_total=engine_page.get("total"),
+        page_ids=engine_ids,
+        baseline_page_status=bare_status,
+        baseline_page_ids=bare_ids,
+        page_ids_match=engine_ids == bare_ids,
+        same_document=engine_page == bare_page,
+        engine=best.summary(),
+        bare=base.summary(),
+        p50_ms=best.percentile_ms(0.50),
+        p95_ms=best.percentile_ms(0.95),
+        p95_bar_ms=P95_BAR_MS,
+        p95_pass=p95_pass,
+        throughput_rps=round(best.requests / best.seconds, 1),
+        baseline_throughput_rps=round(base.requests / base.seconds, 1),
+        throughput_vs_bare=round(base.seconds * best.requests / (best.seconds * base.requests), 3),
+        all_status_200=all_ok,
+        server="uvicorn, 1 worker per side",
+        runs=[load.summary() for load in engine_runs],
+        baseline_runs=[load.summary() for load in bare_runs],
+    )
+    doc["pass"] = doc["pass"] and p95_pass and all_ok and engine_ids == bare_ids and len(engine_ids) == PAGE
+    return doc

@@ -1,0 +1,47 @@
+"""Deployment settings, read once at the edge from DUBAN_* variables and a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    """Everything a deployment may set; the engine receives what it needs as arguments."""
+
+    model_config = SettingsConfigDict(env_prefix="DUBAN_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///duban.db"
+    timezone: str = "Asia/Shanghai"
+    reminder_hour: int = Field(default=9, ge=0, le=23)
+    calendar_override: Path | None = None
+    data_dir: Path = Path("data")
+    max_upload_mb: int = Field(default=20, ge=1, le=1024)
+    secret_key: str = PLACEHOLDER_SECRET
+    token_minutes: int = Field(default=12 * 60, ge=5)
+    local: bool = Field(default=True, description="a local run may keep placeholder secrets")
+    threads: int = Field(default=4, ge=1, le=256, description="threads that run the API's sync routes")
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_sender: str = "duban@localhost"
+
+    sweep_seconds: int = Field(default=60, ge=1)
+    deliver_seconds: int = Field(default=5, ge=1)
+    deliver_max_attempts: int = Field(default=8, ge=1)
+    deliver_backoff_seconds: float = Field(default=30.0, gt=0)
+    deliver_backoff_cap_seconds: float = Field(default=6 * 3600.0, gt=0)
+
+    def check_secrets(self) -> None:
+        """Refuse placeholder secrets outside a local run."""
+        if not self.local and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError(
+                "DUBAN_SECRET_KEY is still the placeholder; set a real secret (DUBAN_LOCAL=false)"
+            )

@@ -1,0 +1,1 @@
+"""Who is acting and what they may do: accounts, sign-in sessions, actors and every permission rule."""

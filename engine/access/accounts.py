@@ -1,0 +1,89 @@
+"""Accounts and their passwords (argon2id, via argon2-cffi)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.engine.access.actors import Actor
+from duban.engine.errors import Conflict, InvalidInput, Problem
+from duban.engine.org import tree
+from duban.engine.store import audit
+from duban.engine.store.models import Account, Role
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}")
+MIN_PASSWORD = 8
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of the password."""
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    """Whether the password matches the stored hash."""
+    try:
+        return _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def check_password(password: str) -> None:
+    """Refuse a password too weak to keep."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput([Problem("password", "password", f"at least {MIN_PASSWORD} characters")])
+
+
+def add_account(
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    name: str,
+    unit_code: str,
+    role: str,
+    password: str,
+    email: str | None = None,
+) -> Account:
+    """Create an account in a unit with a role."""
+    problems = []
+    if not NAME.fullmatch(name):
+        problems.append(Problem("account", "name", f"{name!r}: 2-64 letters, digits and . _ @ -"))
+    if role not in Role.__members__:
+        problems.append(Problem("account", "role", f"{role!r} is not one of admin, staff, viewer"))
+    if problems:
+        raise InvalidInput(problems)
+    check_password(password)
+    unit = tree.get_unit(session, unit_code)
+    if session.scalars(select(Account).where(Account.name == name)).first():
+        raise Conflict(f"account {name} exists already")
+    account = Account(
+        name=name,
+        unit_id=unit.id,
+        role=role,
+        password_hash=hash_password(password),
+        email=email,
+        created_at=now,
+    )
+    session.add(account)
+    session.flush()
+    audit.record(
+        session, now, actor.name, "account.added", unit_id=unit.id, payload={"account": name, "role": role}
+    )
+    return account
+
+
+def change_password(session: Session, now: datetime, account_name: str, old: str, new: str) -> None:
+    """Change one's own password, proving the old one."""
+    account = session.scalars(select(Account).where(Account.name == account_name)).one()
+    if not verify_password(account.password_hash, old):
+        raise InvalidInput([Problem("password", "old_password", "does not match")])
+    check_password(new)
+    account.password_hash = hash_password(new)
+    session.add(account)
+    audit.record(session, now, account_name, "account.password_changed", unit_id=account.unit_id)

@@ -1,0 +1,231 @@
+"""Small queries the HTTP API needs that no other service offers yet.
+
+Reads of the caller's subtree (units, one unit), the caller's inbox, one evidence
+file, the definitions catalog as JSON and a month of the working calendar. Every
+read is confined through engine.permissions. Two rules the permission module does
+not state yet live here until it does: who may upload definitions and who may
+import units.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from duban.engine.access import permissions
+from duban.engine.access.actors import Actor
+from duban.engine.errors import InvalidInput, NotFound, Problem
+from duban.engine.org import tree
+from duban.engine.store.models import Attachment, InboxItem, Notification, Task, Unit
+from duban.engine.time.calendar import WorkCalendar
+from duban.engine.work import catalog
+from duban.engine.work.attachments import blob_path
+
+units = Unit.__table__
+MAX_PAGE = 500
+
+
+def unit_json(u: Any) -> dict[str, Any]:
+    """The JSON of one unit."""
+    return {
+        "code": u.code,
+        "name": u.name,
+        "level": u.level,
+        "depth": u.depth,
+        "tags": [t for t in (u.tags or "").split(";") if t],
+        "attrs": u.attrs or {},
+    }
+
+
+def _page(limit: int, offset: int, where: str) -> None:
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise InvalidInput([Problem(where, "limit", f"limit 1..{MAX_PAGE}, offset ≥ 0")])
+
+
+def list_units(
+    session: Session,
+    actor: Actor,
+    root: str | None = None,
+    level: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """A page of the units in the actor's subtree (or in the subtree of `root`, if visible), by path."""
+    _page(limit, offset, "units")
+    if root:
+        unit = tree.get_unit(session, root)
+        permissions.require_sees(actor, unit.path, unit.code)
+        path = unit.path
+    else:
+        path = actor.unit_path
+    conds = [tree.in_subtree(path)] if path else []
+    if level:
+        conds.append(units.c.level == level)
+    rows = session.execute(
+        select(units).where(*conds).order_by(units.c.path).limit(limit).offset(offset)
+    ).all()
+    total = session.scalar(select(func.count()).select_from(units).where(*conds))
+    parents = {r.parent_id for r in rows if r.parent_id}
+    codes = (
+        dict(session.execute(select(units.c.id, units.c.code).where(units.c.id.in_(parents))).all())
+        if parents
+        else {}
+    )
+    items = [unit_json(r) | {"parent_code": codes.get(r.parent_id)} for r in rows]
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+def show_unit(session: Session, actor: Actor, code: str) -> dict[str, Any]:
+    """One unit of the actor's subtree, with its parent's code and its children."""
+    unit = tree.get_unit(session, code)
+    permissions.require_sees(actor, unit.path, unit.code)
+    parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
+    children = session.execute(
+        select(units.c.code, units.c.name, units.c.level)
+        .where(units.c.parent_id == unit.id)
+        .order_by(units.c.code)
+    ).all()
+    doc = unit_json(unit)
+    # The parent is named only when the caller sees it too.
+    doc["parent_code"] = parent.code if parent is not None and permissions.sees(actor, parent.path) else None
+    doc["children"] = [{"code": c.code, "name": c.name, "level": c.level} for c in children]
+    return doc
+
+
+def definition_summary(row: Any) -> dict[str, Any]:
+    """One stored definition version, briefly."""
+    body = row.body or {}
+    return {
+        "id": row.def_id,
+        "version": row.version,
+        "title": row.title,
+        "title_en": body.get("title_en"),
+        "source": body.get("source"),
+        "loaded_at": row.loaded_at.isoformat() if row.loaded_at else None,
+    }
+
+
+def list_definitions(session: Session) -> list[dict[str, Any]]:
+    """The newest version of every definition."""
+    return [definition_summary(r) for r in catalog.list_definitions(session)]
+
+
+def show_definition(session: Session, def_id: str) -> dict[str, Any]:
+    """The newest version of one definition, with its parsed body and its YAML text."""
+    row = catalog.latest_version(session, def_id)
+    return definition_summary(row) | {"definition": row.body, "yaml": row.source_text}
+
+
+def list_inbox(
+    session: Session, tz: Any, actor: Actor, unread: bool = False, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """The actor's in-app notices, newest first."""
+    _page(limit, offset, "inbox")
+    if actor.account_id is None:
+        return {"total": 0, "unread": 0, "limit": limit, "offset": offset, "items": []}
+    conds = [InboxItem.account_id == actor.account_id]
+    unread_cond = InboxItem.read_at.is_(None)  # type: ignore[union-attr]
+    if unread:
+        conds.append(unread_cond)
+    stmt = (
+        select(InboxItem, Notification)
+        .join(Notification, Notification.id == InboxItem.notification_id)
+        .where(*conds)
+        .order_by(InboxItem.created_at.desc(), InboxItem.id.desc())
+        .limit(limit)
+        .offset(offset)  # type: ignore[union-attr]
+    )
+    items = [
+        {
+            "id": i.id,
+            "kind": n.kind,
+            "step": n.step,
+            "task_id": n.task_id,
+            "payload": n.payload,
+            "created_at": i.created_at.astimezone(tz).isoformat(),
+            "read_at": i.read_at.astimezone(tz).isoformat() if i.read_at else None,
+        }
+        for i, n in session.execute(stmt).all()
+    ]
+    total = session.scalar(select(func.count()).select_from(InboxItem).where(*conds))
+    n_unread = session.scalar(
+        select(func.count())
+        .select_from(InboxItem)
+        .where(InboxItem.account_id == actor.account_id, unread_cond)
+    )
+    return {"total": total, "unread": n_unread, "limit": limit, "offset": offset, "items": items}
+
+
+def mark_inbox_read(session: Session, now: datetime, actor: Actor, ids: list[int] | None) -> int:
+    """Mark the actor's own notices read (all unread ones when `ids` is None); how many changed."""
+    if actor.account_id is None:
+        return 0
+    stmt = update(InboxItem).where(InboxItem.account_id == actor.account_id, InboxItem.read_at.is_(None))  # type: ignore[union-attr]
+    if ids is not None:
+        stmt = stmt.where(InboxItem.id.in_(ids))  # type: ignore[union-attr]
+    return session.execute(stmt.values(read_at=now)).rowcount or 0
+
+
+def find_attachment(
+    session: Session, data_dir: Path, actor: Actor, task_id: int, sha256: str
+) -> tuple[Attachment, Path]:
+    """One evidence file of a task the actor sees, and where its bytes are."""
+    path = session.scalar(
+        select(units.c.path).join(Task, Task.unit_id == units.c.id).where(Task.id == task_id)
+    )
+    if path is None:
+        raise NotFound(f"task {task_id} not found")
+    permissions.require_task_visible(actor, path, task_id)
+    row = session.scalars(
+        select(Attachment).where(Attachment.task_id == task_id, Attachment.sha256 == sha256.lower())
+    ).first()
+    blob = blob_path(data_dir, row.sha256) if row is not None else None
+    if row is None or blob is None or not blob.is_file():
+        raise NotFound(f"file {sha256} of task {task_id} not found")
+    return row, blob
+
+
+def calendar_month(calendar: WorkCalendar, today: date, month: str | None) -> dict[str, Any]:
+    """The calendar's status and every day of one month (YYYY-MM; the current one by default)."""
+    first = today.replace(day=1)
+    if month:
+        try:
+            first = datetime.strptime(month, "%Y-%m").date()
+        except ValueError:
+            raise InvalidInput([Problem("calendar", "month", f"{month!r} is not YYYY-MM")]) from None
+        if not 1900 < first.year < 2200:
+            raise InvalidInput([Problem("calendar", "month", "the year must lie between 1901 and 2199")])
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    days = []
+    day = first
+    while day < nxt:
+        days.append(
+            {
+                "date": day.isoformat(),
+                "workday": calendar.is_workday(day),
+                "known": calendar.is_known(day.year),
+            }
+        )
+        day += timedelta(days=1)
+    return {"status": calendar.status(today).to_json(), "month": first.strftime("%Y-%m"), "days": days}
+
+
+def task_completion(session: Session, actor: Actor, task_id: int) -> dict[str, Any]:
+    """What a task of the actor's subtree asks for on completion (its definition version's `completion`)."""
+    from duban.engine.store.models import DefinitionVersion
+
+    row = session.execute(
+        select(DefinitionVersion.body, units.c.path)
+        .select_from(Task)
+        .join(DefinitionVersion, DefinitionVersion.id == Task.definition_version_id)
+        .join(units, units.c.id == Task.unit_id)
+        .where(Task.id == task_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"task {task_id} not found")
+    permissions.require_task_visible(actor, row.path, task_id)
+    return dict((row.body or {}).get("completion") or {})

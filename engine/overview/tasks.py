@@ -1,0 +1,244 @@
+"""Reading tasks: the to-do list, filtered lists with paging, one task with its audit log.
+
+Every query is confined to the actor's subtree through the path index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.orm import Session
+
+from duban.engine.access import permissions
+from duban.engine.access.actors import Actor
+from duban.engine.errors import InvalidInput, NotFound, Problem
+from duban.engine.org import tree
+from duban.engine.store.models import (
+    FINISHED_STATES,
+    Assignment,
+    Attachment,
+    Audit,
+    DefinitionVersion,
+    Supervision,
+    Task,
+    TaskState,
+    Unit,
+)
+
+tasks = Task.__table__
+units = Unit.__table__
+assignments = Assignment.__table__
+versions = DefinitionVersion.__table__
+UNFINISHED = [TaskState.open.value, TaskState.submitted.value]
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """What a task list is narrowed to."""
+
+    unit: str | None = None
+    subtree: bool = False
+    state: str | None = None
+    overdue: bool | None = None
+    definition: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def task_json(row: Any, tz: Any) -> dict[str, Any]:
+    """The stable JSON of a task (DESIGN's fields, and a few more)."""
+    # By key through the row's mapping: a Row's attribute access costs ~0.3 µs a field, a page of 50 pays it 800 times.
+    m = row._mapping
+    next_action_at = m["next_action_at"]
+    return {
+        "id": m["id"],
+        "definition_id": m["def_id"],
+        "assignment_id": m["assignment_id"],
+        "unit_code": m["unit_code"],
+        "unit_name": m["unit_name"],
+        "subject": m["subject"] or None,
+        "period": m["period"] or None,
+        "state": m["state"],
+        "due_at": m["due_at"].astimezone(tz).isoformat(),
+        "overdue_at": m["overdue_at"].astimezone(tz).isoformat(),
+        "escalation_level": m["escalation_level"],
+        "next_action_at": next_action_at.astimezone(tz).isoformat() if next_action_at else None,
+        "progress": m["progress"],
+        "target": m["target"],
+        "calendar_provisional": m["calendar_provisional"],
+        "title": m["title"],
+    }
+
+
+_JOINED = (
+    tasks.join(units, units.c.id == tasks.c.unit_id)
+    .join(assignments, assignments.c.id == tasks.c.assignment_id)
+    .join(versions, versions.c.id == tasks.c.definition_version_id)
+)
+_NAMES = (
+    units.c.code.label("unit_code"),
+    units.c.name.label("unit_name"),
+    assignments.c.def_id,
+    versions.c.title,
+)
+# What `task_json` shows, and no more: a list does not read (or decode) forms, event data and timestamps it drops.
+_LISTED = (
+    tasks.c.id,
+    tasks.c.assignment_id,
+    tasks.c.subject,
+    tasks.c.period,
+    tasks.c.state,
+    tasks.c.due_at,
+    tasks.c.overdue_at,
+    tasks.c.escalation_level,
+    tasks.c.next_action_at,
+    tasks.c.progress,
+    tasks.c.target,
+    tasks.c.calendar_provisional,
+)
+
+
+def _base() -> Any:
+    """Every column of a task, with its unit, definition and title."""
+    return select(tasks, *_NAMES).select_from(_JOINED)
+
+
+def _listing() -> Any:
+    """The columns of a task list."""
+    return select(*_LISTED, *_NAMES).select_from(_JOINED)
+
+
+_MINE = and_(tasks.c.unit_id == bindparam("unit_id"), tasks.c.state.in_(UNFINISHED))
+# The to-do runs on every visit of a branch's home page: its two statements are built once.
+_TODO_PAGE = (
+    _listing()
+    .where(_MINE)
+    .order_by(tasks.c.due_at, tasks.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_TODO_COUNT = select(func.count()).select_from(tasks).where(_MINE)
+
+
+def list_tasks(session: Session, now: datetime, tz: Any, actor: Actor, f: TaskFilter) -> dict[str, Any]:
+    """A page of tasks visible to the actor, most urgent first, with the total count."""
+    if not 1 <= f.limit <= MAX_PAGE or f.offset < 0:
+        raise InvalidInput([Problem("tasks", "limit", f"limit 1..{MAX_PAGE}, offset ≥ 0")])
+    if f.state is not None and f.state not in TaskState.__members__:
+        raise InvalidInput(
+            [Problem("tasks", "state", f"{f.state!r} is not one of {', '.join(TaskState.__members__)}")]
+        )
+    conds = []
+    if f.unit:
+        unit = tree.get_unit(session, f.unit)
+        permissions.require_sees(actor, unit.path, unit.code)
+        conds.append(tree.in_subtree(unit.path) if f.subtree else tasks.c.unit_id == unit.id)
+    elif actor.is_operator:
+        pass
+    elif f.subtree:
+        conds.append(tree.in_subtree(actor.unit_path))
+    else:
+        conds.append(tasks.c.unit_id == actor.unit_id)
+    if f.state:
+        conds.append(tasks.c.state == f.state)
+    if f.overdue is not None:
+        late = and_(tasks.c.state.in_(UNFINISHED), tasks.c.overdue_at <= now)
+        conds.append(late if f.overdue else ~late)
+    if f.definition:
+        conds.append(assignments.c.def_id == f.definition)
+    where = and_(*conds) if conds else None
+    stmt = _listing()
+    count = select(func.count()).select_from(
+        tasks.join(units, units.c.id == tasks.c.unit_id).join(
+            assignments, assignments.c.id == tasks.c.assignment_id
+        )
+    )
+    if where is not None:
+        stmt, count = stmt.where(where), count.where(where)
+    rows = session.execute(stmt.order_by(tasks.c.due_at, tasks.c.id).limit(f.limit).offset(f.offset)).all()
+    return {
+        "total": session.scalar(count),
+        "limit": f.limit,
+        "offset": f.offset,
+        "items": [task_json(r, tz) for r in rows],
+    }
+
+
+def todo(
+    session: Session, now: datetime, tz: Any, actor: Actor, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """The actor's own unit's unfinished tasks, most urgent first."""
+    if actor.unit_id is None:
+        raise InvalidInput([Problem("tasks", "unit", "the operator has no unit; pass --unit")])
+    rows = session.execute(_TODO_PAGE, {"unit_id": actor.unit_id, "limit": limit, "offset": offset}).all()
+    total = session.scalar(_TODO_COUNT, {"unit_id": actor.unit_id})
+    return {"total": total, "limit": limit, "offset": offset, "items": [task_json(r, tz) for r in rows]}
+
+
+def task_summary(session: Session, tz: Any, task_id: int) -> dict[str, Any]:
+    """The stable JSON of one task, for a caller that has already been allowed to act on it."""
+    row = session.execute(_base().where(tasks.c.id == task_id)).first()
+    if row is None:
+        raise NotFound(f"task {task_id} not found")
+    return task_json(row, tz)
+
+
+def show_task(session: Session, tz: Any, actor: Actor, task_id: int) -> dict[str, Any]:
+    """One task with its form, files and audit log."""
+    row = session.execute(_base().where(tasks.c.id == task_id)).first()
+    if row is None:
+        raise NotFound(f"task {task_id} not found")
+    path = session.scalar(select(units.c.path).where(units.c.id == row.unit_id))
+    permissions.require_task_visible(actor, path, task_id)
+    doc = task_json(row, tz)
+    doc["form"] = row.form
+    doc["submitted_by"] = row.submitted_by
+    doc["approval_step"] = row.approval_step
+    doc["files"] = [
+        {
+            "id": a.id,
+            "sha256": a.sha256,
+            "name": a.filename,
+            "label": a.label,
+            "size": a.size,
+            "type": a.content_type,
+        }
+        for a in session.scalars(
+            select(Attachment).where(Attachment.task_id == task_id).order_by(Attachment.id)
+        )
+    ]
+    doc["audit"] = [
+        {"at": e.at.astimezone(tz).isoformat(), "actor": e.actor, "action": e.action, "payload": e.payload}
+        for e in session.scalars(select(Audit).where(Audit.task_id == task_id).order_by(Audit.id))
+    ]
+    return doc
+
+
+def supervision_list(
+    session: Session, tz: Any, actor: Actor, unit_code: str | None = None
+) -> list[dict[str, Any]]:
+    """督办: unfinished tasks escalated to the unit (the actor's own by default)."""
+    if unit_code:
+        unit = tree.get_unit(session, unit_code)
+        permissions.require_sees(actor, unit.path, unit.code)
+        unit_id = unit.id
+    else:
+        if actor.unit_id is None:
+            raise InvalidInput([Problem("supervision", "unit", "the operator has no unit; pass --unit")])
+        unit_id = actor.unit_id
+    sup = Supervision.__table__
+    stmt = (
+        _base()
+        .add_columns(sup.c.level.label("sup_level"), sup.c.since)
+        .join(sup, sup.c.task_id == tasks.c.id)
+        .where(sup.c.unit_id == unit_id, tasks.c.state.not_in([s.value for s in FINISHED_STATES]))
+        .order_by(tasks.c.due_at, tasks.c.id)
+    )
+    return [
+        task_json(r, tz) | {"supervised_since": r.since.astimezone(tz).isoformat()}
+        for r in session.execute(stmt).all()
+    ]

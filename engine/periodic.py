@@ -1,0 +1,22 @@
+"""The periodic job: open new periods, give tasks to units that joined a scope, then sweep.
+
+It composes the work wing (fan-out) and the follow-up wing (the sweep), so it sits above both.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from duban.engine.followup.sweep import SweepResult, sweep_due
+from duban.engine.runtime import Runtime
+from duban.engine.store.db import write_session
+from duban.engine.work import fanout
+
+
+def run_periodic(engine: Engine, rt: Runtime, *, batch_size: int = 1000) -> SweepResult:
+    """Open new periods, reconcile scopes, then sweep."""
+    with write_session(engine) as session:
+        fanout.roll_over(session, rt)
+    with write_session(engine) as session:
+        fanout.reconcile_scopes(session, rt)
+    return sweep_due(engine, rt, batch_size=batch_size)

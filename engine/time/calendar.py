@@ -1,0 +1,433 @@
+"""The Chinese statutory working-day calendar that `workdays:` deadlines and reminders run on.
+
+A day is a working day when it is Monday to Friday and not a rest day, or when it
+is an adjusted working day (调休) on a weekend. The schedules come from the
+maintained `chinesecalendar` package (the State Council's yearly notices), and a
+deployment override file can add local holidays and working days and whole years
+the package does not know yet.
+
+A year that neither source knows is *unknown*: its days are judged by weekends
+alone, and every answer that looked at such a day says so (`provisional`), so a
+deadline computed on a guess can be recomputed once the year's schedule arrives.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import chinese_calendar
+import yaml
+
+from duban.engine.errors import InvalidInput, Problem
+
+# Years outside this range in an override file are almost certainly typos (20277).
+_MIN_YEAR = 1900
+_MAX_YEAR = 2999
+
+# A schedule that leaves a year without one working day is wrong data; stop looking
+# after this many empty years instead of walking to the end of time.
+_MAX_EMPTY_YEARS = 10
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    """One year's published schedule: rest days off weekends' rule and weekend working days."""
+
+    year: int
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+
+
+@dataclass(frozen=True)
+class CalendarStatus:
+    """What the calendar knows on a given day, and what the operator should do about it."""
+
+    today: date
+    known_years: list[int]
+    package_years: list[int]
+    override_years: list[int]
+    override_path: str | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is nothing to warn about."""
+        return not self.warnings
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict, for `duban calendar status --json` and the API."""
+        return {
+            "today": self.today.isoformat(),
+            "known_years": list(self.known_years),
+            "last_known_year": self.known_years[-1] if self.known_years else None,
+            "package_years": list(self.package_years),
+            "override_years": list(self.override_years),
+            "override_path": self.override_path,
+            "ok": self.ok,
+            "warnings": list(self.warnings),
+        }
+
+
+def package_schedules() -> dict[int, YearSchedule]:
+    """Every year the `chinesecalendar` package knows, as schedules."""
+    holidays: dict[int, set[date]] = {}
+    workdays: dict[int, set[date]] = {}
+    for day in chinese_calendar.holidays:
+        holidays.setdefault(day.year, set()).add(day)
+    for day in chinese_calendar.workdays:
+        workdays.setdefault(day.year, set()).add(day)
+    # The package's range is continuous: a year inside it without a listed adjusted
+    # working day is still a year it knows.
+    first, last = min(holidays), max(holidays)
+    return {
+        year: YearSchedule(year, frozenset(holidays.get(year, ())), frozenset(workdays.get(year, ())))
+        for year in range(first, last + 1)
+    }
+
+
+class WorkCalendar:
+    """Working days on the statutory calendar, with a deployment's overrides on top."""
+
+    def __init__(
+        self,
+        schedules: Mapping[int, YearSchedule],
+        *,
+        extra_holidays: Iterable[date] = (),
+        extra_workdays: Iterable[date] = (),
+        package_years: Iterable[int] | None = None,
+        override_years: Iterable[int] = (),
+        override_path: str | None = None,
+    ) -> None:
+        self._schedules = dict(schedules)
+        self._extra_holidays = frozenset(extra_holidays)
+        self._extra_workdays = frozenset(extra_workdays)
+        clash = self._extra_holidays & self._extra_workdays
+        if clash:
+            raise ValueError(f"days both extra holidays and extra workdays: {sorted(clash)}")
+        self._package_years = sorted(package_years if package_years is not None else self._schedules)
+        self._override_years = sorted(override_years)
+        self._override_path = override_path
+        # year -> rest days of that year, and year -> its working days in order.
+        self._rest: dict[int, frozenset[date]] = {}
+        self._work: dict[int, tuple[date, ...]] = {}
+
+    @classmethod
+    def load(
+        cls,
+        override_path: Path | None = None,
+        *,
+        base: Mapping[int, YearSchedule] | None = None,
+    ) -> WorkCalendar:
+        """The package's calendar (or `base`) with the override file at `override_path` applied."""
+        schedules = dict(package_schedules() if base is None else base)
+        package_years = sorted(schedules)
+        if override_path is None:
+            return cls(schedules, package_years=package_years)
+        override = load_override(override_path)
+        # A year in the override file replaces the package's: the deployment's word is
+        # the newer one (a corrected or late-published schedule).
+        schedules.update(override.years)
+        return cls(
+            schedules,
+            extra_holidays=override.holidays,
+            extra_workdays=override.workdays,
+            package_years=package_years,
+            override_years=sorted(override.years),
+            override_path=str(override_path),
+        )
+
+    # --- what is known --------------------------------------------------------
+
+    def is_known(self, year: int) -> bool:
+        """Whether the calendar has `year`'s published schedule."""
+        return year in self._schedules
+
+    def known_years(self) -> list[int]:
+        """The years whose schedule is known, in order."""
+        return sorted(self._schedules)
+
+    # --- single days ------------------------------------------------------------
+
+    def _rest_days(self, year: int) -> frozenset[date]:
+        rest = self._rest.get(year)
+        if rest is None:
+            rest = self._build_rest(year)
+            self._rest[year] = rest
+        return rest
+
+    def _build_rest(self, year: int) -> frozenset[date]:
+        schedule = self._schedules.get(year)
+        holidays = schedule.holidays if schedule else frozenset()
+        workdays = schedule.workdays if schedule else frozenset()
+        rest: set[date] = set()
+        day = date(year, 1, 1)
+        one = timedelta(days=1)
+        while day.year == year:
+            # Later sources win: weekends, then the year's schedule, then the local extras.
+            is_rest = day.weekday() >= 5 or day in holidays
+            if day in workdays:
+                is_rest = False
+            if day in self._extra_holidays:
+                is_rest = True
+            if day in self._extra_workdays:
+                is_rest = False
+            if is_rest:
+                rest.add(day)
+            day += one
+        return frozenset(rest)
+
+    def _workdays(self, year: int) -> tuple[date, ...]:
+        work = self._work.get(year)
+        if work is None:
+            rest = self._rest_days(year)
+            start = date(year, 1, 1)
+            days = (start + timedelta(days=i) for i in range((date(year + 1, 1, 1) - start).days))
+            work = tuple(day for day in days if day not in rest)
+            self._work[year] = work
+        return work
+
+    def is_workday(self, day: date) -> bool:
+        """Whether `day` is a working day (an unknown year: Monday to Friday, plus the extras)."""
+        if isinstance(day, datetime):
+            # A datetime never equals a date in a set: refuse it rather than answer wrongly.
+            raise TypeError("is_workday takes a date, not a datetime")
+        return day not in self._rest_days(day.year)
+
+    # --- walking over days ------------------------------------------------------
+
+    def add_workdays(self, start: date, n: int) -> tuple[date, bool]:
+        """The n-th working day strictly after `start`, and whether an unknown year was consulted."""
+        if n < 1:
+            raise ValueError(f"add_workdays needs n >= 1, not {n}")
+        provisional = False
+        year = start.year
+        work = self._workdays(year)
+        index = bisect_right(work, start)
+        # Days after `start` in its own year are consulted only if there are any.
+        if start != date(year, 12, 31) and not self.is_known(year):
+            provisional = True
+        empty = 0
+        remaining = n
+        while True:
+            available = len(work) - index
+            if remaining <= available:
+                return work[index + remaining - 1], provisional
+            remaining -= available
+            empty = empty + 1 if not work else 0
+            if empty > _MAX_EMPTY_YEARS:
+                raise ValueError(
+                    f"no working day in the {_MAX_EMPTY_YEARS} years before {year}: check the calendar"
+                )
+            year += 1
+            provisional = provisional or not self.is_known(year)
+            work = self._workdays(year)
+            index = 0
+
+    def last_workday_on_or_before(self, day: date) -> tuple[date, bool]:
+        """The last working day on or before `day`, and whether an unknown year was consulted."""
+        year = day.year
+        provisional = not self.is_known(year)
+        work = self._workdays(year)
+        index = bisect_right(work, day)
+        for _ in range(_MAX_EMPTY_YEARS + 1):
+            if index > 0:
+                return work[index - 1], provisional
+            year -= 1
+            provisional = provisional or not self.is_known(year)
+            work = self._workdays(year)
+            index = len(work)
+        raise ValueError(f"no working day in the {_MAX_EMPTY_YEARS} years before {day}: check the calendar")
+
+    def workdays_between(self, first: date, last: date) -> list[date]:
+        """The working days from `first` to `last`, both included."""
+        found: list[date] = []
+        for year in range(first.year, last.year + 1):
+            work = self._workdays(year)
+            found.extend(work[bisect_left(work, first) : bisect_right(work, last)])
+        return found
+
+    # --- for the operator -------------------------------------------------------
+
+    def status(self, today: date, warn_days: int = 60) -> CalendarStatus:
+        """Known years and warnings as of `today` (the next year missing within `warn_days` of year end)."""
+        warnings: list[str] = []
+        year = today.year
+        if not self.is_known(year):
+            warnings.append(
+                f"the calendar does not know {year}: working-day deadlines in {year} are provisional "
+                f"(weekends only); add the State Council's {year} schedule to the override file"
+            )
+        elif not self.is_known(year + 1):
+            days_left = (date(year + 1, 1, 1) - today).days
+            if days_left <= warn_days:
+                warnings.append(
+                    f"{year} ends in {days_left} days and the calendar does not know {year + 1}: "
+                    f"working-day deadlines in {year + 1} will be provisional until its schedule "
+                    f"is added to the override file"
+                )
+        return CalendarStatus(
+            today=today,
+            known_years=self.known_years(),
+            package_years=list(self._package_years),
+            override_years=list(self._override_years),
+            override_path=self._override_path,
+            warnings=warnings,
+        )
+
+
+# --- the override file ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Override:
+    """A parsed override file: whole years, and extra days in any year."""
+
+    years: dict[int, YearSchedule]
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+
+
+class _OverrideLoader(yaml.SafeLoader):
+    """Safe YAML that keeps dates as text (so a bad one gets a located message) and refuses repeated keys."""
+
+
+# Without this resolver YAML would turn 2027-02-30 into an exception with no location.
+_OverrideLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_mapping(loader: _OverrideLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_OverrideLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class _Collector:
+    """Gathers every problem in one file so the operator fixes them in one pass."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.problems: list[Problem] = []
+
+    def add(self, field_path: str, message: str) -> None:
+        self.problems.append(Problem(where=self.where, field=field_path, message=message))
+
+    def dates(self, value: Any, field_path: str, year: int | None = None) -> dict[date, str]:
+        """The dates in a list, each with the field path it came from."""
+        if value is None:
+            return {}
+        if not isinstance(value, list):
+            self.add(field_path, "must be a list of dates (YYYY-MM-DD)")
+            return {}
+        found: dict[date, str] = {}
+        for index, item in enumerate(value):
+            where = f"{field_path}[{index}]"
+            text = str(item) if isinstance(item, (str, int)) else None
+            if text is None or not _DATE.fullmatch(text):
+                self.add(where, f"{item!r} is not a date (YYYY-MM-DD)")
+                continue
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                self.add(where, f"{text} is not a day of the calendar")
+                continue
+            if year is not None and day.year != year:
+                self.add(where, f"{text} is not in {year}")
+                continue
+            found.setdefault(day, where)
+        return found
+
+    def disjoint(self, holidays: dict[date, str], workdays: dict[date, str]) -> None:
+        """A day cannot be both a rest day and a working day."""
+        for day in sorted(holidays.keys() & workdays.keys()):
+            self.add(workdays[day], f"{day} is also listed as a holiday at {holidays[day]}")
+
+
+def parse_override(text: str, where: str) -> Override:
+    """Parse the text of an override file; InvalidInput lists every problem with `where` and the key."""
+    problems = _Collector(where)
+    try:
+        data = yaml.load(text, Loader=_OverrideLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        location = f"{where}:{mark.line + 1}" if mark is not None else where
+        raise InvalidInput([Problem(location, "", f"not valid YAML: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput([Problem(where, "", f"not valid YAML: {exc}")]) from None
+    if data is None:
+        return Override({}, frozenset(), frozenset())
+    if not isinstance(data, dict):
+        raise InvalidInput([Problem(where, "", "must be a mapping with years, holidays and workdays")])
+
+    for key in data:
+        if key not in ("years", "holidays", "workdays"):
+            problems.add(str(key), "unknown key; expected years, holidays or workdays")
+
+    years: dict[int, YearSchedule] = {}
+    raw_years = data.get("years")
+    if raw_years is not None and not isinstance(raw_years, dict):
+        problems.add("years", "must be a mapping of year to {holidays: [...], workdays: [...]}")
+        raw_years = None
+    for raw_year, block in (raw_years or {}).items():
+        path = f"years.{raw_year}"
+        text_year = str(raw_year)
+        if isinstance(raw_year, bool) or not re.fullmatch(r"\d{4}", text_year):
+            problems.add(path, "a year must be four digits, e.g. 2027")
+            continue
+        year = int(text_year)
+        if not _MIN_YEAR <= year <= _MAX_YEAR:
+            problems.add(path, f"year {year} is outside {_MIN_YEAR}-{_MAX_YEAR}")
+            continue
+        if not isinstance(block, dict):
+            problems.add(path, "must be a mapping with holidays and workdays")
+            continue
+        for key in block:
+            if key not in ("holidays", "workdays"):
+                problems.add(f"{path}.{key}", "unknown key; expected holidays or workdays")
+        if not block.get("holidays"):
+            # Every published schedule has New Year's Day; an empty list would make the
+            # year "known" with weekends alone, silently.
+            problems.add(f"{path}.holidays", "a year's schedule must list its holidays")
+        holidays = problems.dates(block.get("holidays"), f"{path}.holidays", year)
+        workdays = problems.dates(block.get("workdays"), f"{path}.workdays", year)
+        problems.disjoint(holidays, workdays)
+        years[year] = YearSchedule(year, frozenset(holidays), frozenset(workdays))
+
+    extra_holidays = problems.dates(data.get("holidays"), "holidays")
+    extra_workdays = problems.dates(data.get("workdays"), "workdays")
+    problems.disjoint(extra_holidays, extra_workdays)
+
+    if problems.problems:
+        raise InvalidInput(problems.problems)
+    return Override(years, frozenset(extra_holidays), frozenset(extra_workdays))
+
+
+def load_override(path: Path) -> Override:
+    """Read and parse the override file at `path`; InvalidInput if it is missing or wrong."""
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput([Problem(where, "", "calendar override file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput([Problem(where, "", f"cannot read the calendar override file: {exc}")]) from None
+    return parse_override(text, where)

@@ -1,0 +1,600 @@
+"""Assignments and fan-out: turning one assigned definition into its tasks, set-based.
+
+Every task of one fan-out shares one timeline (same trigger, same period), so the
+tasks and their audit rows are written with two INSERT … SELECT statements over the
+scope's path range — never one ORM object per row. A task is unique per
+(assignment, unit, subject, period), and the inserts skip what exists, so running a
+fan-out, a roll-over or a reconcile twice creates nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    Integer,
+    String,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from duban.engine.access import permissions
+from duban.engine.access.actors import Actor
+from duban.engine.errors import Conflict, InvalidInput, NotFound, Problem
+from duban.engine.language.model import AssignedTrigger, Definition, EventTrigger, EveryTrigger
+from duban.engine.org import tree
+from duban.engine.runtime import Runtime
+from duban.engine.store import audit
+from duban.engine.store.db import is_sqlite
+from duban.engine.store.models import (
+    FINISHED_STATES,
+    Assignment,
+    AssignmentState,
+    Audit,
+    DefinitionVersion,
+    Target,
+    Task,
+    TaskState,
+    Unit,
+)
+from duban.engine.store.types import Instant
+from duban.engine.time.periods import Period, period_of
+from duban.engine.time.timeline import Timeline, compute_timeline, recurring_trigger_at
+from duban.engine.work import catalog
+
+tasks = Task.__table__
+units = Unit.__table__
+audits = Audit.__table__
+targets_t = Target.__table__
+assignments = Assignment.__table__
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    """What an assignment created."""
+
+    assignment_id: int
+    created: int
+    period: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"assignment_id": self.assignment_id, "created": self.created, "period": self.period}
+
+
+def matching_units(defn: Definition, scope_path: str) -> Any:
+    """SQL condition: units of the scope's subtree that the definition applies to."""
+    conds = [tree.in_subtree(scope_path)]
+    rule = defn.applies_to
+    if rule.levels:
+        conds.append(units.c.level.in_([lv.value for lv in rule.levels]))
+    for tag in rule.tags:
+        conds.append(units.c.tags.like(f"%;{tag};%"))
+    for key, value in rule.where.items():
+        element = units.c.attrs[key]
+        if isinstance(value, bool):
+            conds.append(element.as_boolean() == value)
+        elif isinstance(value, (int, float)):
+            conds.append(element.as_float() == float(value))
+        else:
+            conds.append(element.as_string() == value)
+    return and_(*conds)
+
+
+def timeline_for(
+    rt: Runtime, defn: Definition, trigger_at: datetime, period: Period | None, due: date | None
+) -> Timeline:
+    """The one timeline every task of a fan-out shares."""
+    return compute_timeline(
+        defn,
+        trigger_at,
+        period=period,
+        explicit_due=due,
+        calendar=rt.calendar,
+        tz=rt.tz,
+        reminder_time=rt.reminder_time,
+    )
+
+
+def preview_assignment(
+    session: Session, rt: Runtime, actor: Actor, def_id: str, scope_code: str, due: date | None = None
+) -> dict[str, Any]:
+    """What assigning would create, without creating it: counts per level and the timeline."""
+    scope = tree.get_unit(session, scope_code)
+    permissions.can_assign(actor, scope.path, scope.code)
+    row = catalog.latest_version(session, def_id)
+    defn = catalog.definition_of(row)
+    count_by_level = dict(
+        session.execute(
+            select(units.c.level, func.count())
+            .where(matching_units(defn, scope.path))
+            .group_by(units.c.level)
+        ).all()
+    )
+    doc: dict[str, Any] = {
+        "definition_id": def_id,
+        "version": row.version,
+        "scope": scope.code,
+        "units": count_by_level,
+    }
+    now = rt.now()
+    if isinstance(defn.trigger, EventTrigger):
+        doc["tasks"] = 0
+        doc["note"] = f"tasks are created when {defn.trigger.event} events are posted"
+        return doc
+    period = (
+        period_of(defn.trigger.every, rt.local(now).date())
+        if isinstance(defn.trigger, EveryTrigger)
+        else None
+    )
+    trigger_at = recurring_trigger_at(period, now, rt.tz) if period else now
+    doc["tasks"] = sum(count_by_level.values())
+    doc["period"] = period.label if period else None
+    doc["timeline"] = timeline_for(rt, defn, trigger_at, period, due).to_json()
+    return doc
+
+
+def assign_definition(
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    def_id: str,
+    scope_code: str,
+    *,
+    due: date | None = None,
+    until: date | None = None,
+    targets: dict[str, float] | None = None,
+) -> AssignResult:
+    """Assign the newest version of a definition to a scope and create its first tasks."""
+    now = rt.now()
+    scope = tree.get_unit(session, scope_code)
+    permissions.can_assign(actor, scope.path, scope.code)
+    row = catalog.latest_version(session, def_id)
+    defn = catalog.definition_of(row)
+    problems = []
+    if until is not None and until < rt.local(now).date():
+        problems.append(Problem("assign", "until", f"{until} is already past"))
+    if due is not None and due < rt.local(now).date():
+        problems.append(Problem("assign", "due", f"{due} is already past"))
+    if isinstance(defn.trigger, AssignedTrigger) and defn.due is None and due is None:
+        problems.append(Problem("assign", "due", f"definition {def_id} has no deadline; give one with --due"))
+    if targets and defn.completion.target is None:
+        problems.append(Problem("assign", "targets", f"definition {def_id} has no numeric target"))
+    if problems:
+        raise InvalidInput(problems)
+    issuer_id = actor.unit_id if actor.unit_id is not None else scope.id
+    assignment = Assignment(
+        definition_version_id=row.id,
+        def_id=def_id,
+        scope_unit_id=scope.id,
+        issuer_unit_id=issuer_id,
+        issued_by=actor.name,
+        trigger=_trigger_kind(defn),
+        event_name=defn.trigger.event if isinstance(defn.trigger, EventTrigger) else None,
+        due_override=due,
+        starts_at=now,
+        until=until,
+        state=AssignmentState.active,
+        reconciled_at=now,
+        created_at=now,
+    )
+    session.add(assignment)
+    session.flush()
+    assert assignment.id is not None
+    if targets:
+        _store_targets(session, assignment.id, scope, issuer_id, targets)
+    audit.record(
+        session,
+        now,
+        actor.name,
+        "assignment.created",
+        assignment_id=assignment.id,
+        unit_id=scope.id,
+        payload={
+            "definition": def_id,
+            "version": row.version,
+            "scope": scope.code,
+            "due": due.isoformat() if due else None,
+            "until": until.isoformat() if until else None,
+            "targets": len(targets or {}),
+        },
+    )
+    created, label = 0, None
+    if not isinstance(defn.trigger, EventTrigger):
+        created, label = _open_current(session, rt, actor.name, assignment, defn, scope.path, now)
+    return AssignResult(assignment.id, created, label)
+
+
+def _trigger_kind(defn: Definition) -> str:
+    if isinstance(defn.trigger, EveryTrigger):
+        return "every"
+    if isinstance(defn.trigger, EventTrigger):
+        return "event"
+    return "assigned"
+
+
+def _store_targets(
+    session: Session, assignment_id: int, scope: Unit, issuer_id: int, targets: dict[str, float]
+) -> None:
+    codes = list(targets)
+    found = dict(session.execute(select(units.c.code, units.c.path).where(units.c.code.in_(codes))).all())
+    ids = dict(session.execute(select(units.c.code, units.c.id).where(units.c.code.in_(codes))).all())
+    problems = []
+    for code, value in targets.items():
+        if code not in found or not found[code].startswith(scope.path):
+            problems.append(Problem("targets", code, f"unit {code} is not in the scope {scope.code}"))
+        elif value <= 0:
+            problems.append(Problem("targets", code, "a target must be greater than 0"))
+    if problems:
+        raise InvalidInput(problems)
+    session.execute(
+        insert(targets_t),
+        [
+            {"assignment_id": assignment_id, "unit_id": ids[c], "value": v, "set_by_unit_id": issuer_id}
+            for c, v in targets.items()
+        ],
+    )
+
+
+def _open_current(
+    session: Session,
+    rt: Runtime,
+    actor_name: str,
+    assignment: Assignment,
+    defn: Definition,
+    scope_path: str,
+    now: datetime,
+) -> tuple[int, str | None]:
+    """Create the tasks of the current period (or the one-off tasks) for every matching unit."""
+    period = None
+    if isinstance(defn.trigger, EveryTrigger):
+        period = period_of(defn.trigger.every, rt.local(now).date())
+        if assignment.until is not None and period.start > assignment.until:
+            return 0, None
+    trigger_at = recurring_trigger_at(period, now, rt.tz) if period else now
+    timeline = timeline_for(rt, defn, trigger_at, period, assignment.due_override)
+    created = insert_tasks(
+        session,
+        rt,
+        actor_name,
+        assignment,
+        defn,
+        timeline,
+        matching_units(defn, scope_path),
+        period=period.label if period else "",
+    )
+    if period is not None:
+        assignment.last_period = period.label
+        session.add(assignment)
+    return created, period.label if period else None
+
+
+def insert_tasks(
+    session: Session,
+    rt: Runtime,
+    actor_name: str,
+    assignment: Assignment,
+    defn: Definition,
+    timeline: Timeline,
+    unit_condition: Any,
+    *,
+    period: str = "",
+    subject: str = "",
+    event_data: dict[str, Any] | None = None,
+) -> int:
+    """INSERT … SELECT the tasks of one timeline for the units matching `unit_condition`, and their audit rows."""
+    now = rt.now()
+    actions = timeline.actions()
+    first = actions[0].at if actions else None
+    assert assignment.id is not None
+    before = session.scalar(select(func.coalesce(func.max(tasks.c.id), 0)))
+    default_target = defn.completion.target.default if defn.completion.target else None
+    already = exists().where(
+        tasks.c.assignment_id == assignment.id,
+        tasks.c.unit_id == units.c.id,
+        tasks.c.subject == subject,
+        tasks.c.period == period,
+    )
+    target_value = (
+        select(targets_t.c.value)
+        .where(targets_t.c.assignment_id == assignment.id, targets_t.c.unit_id == units.c.id)
+        .scalar_subquery()
+    )
+    columns = {
+        "assignment_id": literal(assignment.id, Integer),
+        "definition_version_id": literal(assignment.definition_version_id, Integer),
+        "unit_id": units.c.id,
+        "subject": literal(subject, String),
+        "period": literal(period, String),
+        "state": literal(TaskState.open.value, String),
+        "trigger_at": literal(timeline.trigger_at, Instant),
+        "due_at": literal(timeline.due_at, Instant),
+        "overdue_at": literal(timeline.overdue_at, Instant),
+        "due_explicit": literal(assignment.due_override, Date),
+        "calendar_provisional": literal(timeline.calendar_provisional, Boolean),
+        "escalation_level": literal(0, Integer),
+        "next_action_at": literal(first, Instant),
+        "action_cursor": literal(0, Integer),
+        "schedule_epoch": literal(0, Integer),
+        "progress": literal(0.0, Float),
+        "target": func.coalesce(target_value, literal(default_target, Float))
+        if defn.completion.target
+        else literal(None, Float),
+        "approval_step": literal(0, Integer),
+        "form": literal({}, JSON),
+        "event_data": literal(event_data or {}, JSON),
+        "created_at": literal(now, Instant),
+        "updated_at": literal(now, Instant),
+    }
+    if is_sqlite(session):
+        source = select(*[c.label(k) for k, c in columns.items()]).where(unit_condition, ~already)
+        session.execute(insert(tasks).from_select(list(columns), source))
+    else:
+        # Without fresh statistics PostgreSQL plans NOT EXISTS as a re-scan per row; the
+        # unique constraint does the same job in one pass.
+        source = select(*[c.label(k) for k, c in columns.items()]).where(unit_condition)
+        session.execute(
+            postgresql.insert(tasks)
+            .from_select(list(columns), source)
+            .on_conflict_do_nothing(constraint="uq_task_identity")
+        )
+    # psycopg reports no rowcount for INSERT … SELECT; count what this insert added instead.
+    created = (
+        session.scalar(
+            select(func.count()).where(tasks.c.assignment_id == assignment.id, tasks.c.id > before)
+        )
+        or 0
+    )
+    if created:
+        session.execute(
+            insert(audits).from_select(
+                ["at", "actor", "action", "task_id", "assignment_id", "unit_id", "payload"],
+                select(
+                    literal(now, Instant),
+                    literal(actor_name, String),
+                    literal("task.created", String),
+                    tasks.c.id,
+                    tasks.c.assignment_id,
+                    tasks.c.unit_id,
+                    literal(
+                        {"due_at": timeline.due_at.isoformat(), "period": period, "subject": subject}, JSON
+                    ),
+                ).where(tasks.c.assignment_id == assignment.id, tasks.c.id > before),
+            )
+        )
+    return created
+
+
+def roll_over(session: Session, rt: Runtime, actor_name: str = "system") -> int:
+    """Open the current period's tasks of every recurring assignment that has not opened it yet."""
+    now = rt.now()
+    today = rt.local(now).date()
+    created = 0
+    active = session.scalars(
+        select(Assignment).where(Assignment.state == AssignmentState.active, Assignment.trigger == "every")
+    ).all()
+    for assignment in active:
+        if assignment.until is not None and assignment.until < today:
+            assignment.state = AssignmentState.ended
+            session.add(assignment)
+            audit.record(
+                session,
+                now,
+                actor_name,
+                "assignment.ended",
+                assignment_id=assignment.id,
+                payload={"until": assignment.until.isoformat()},
+            )
+            continue
+        defn = catalog.definition_of(session.get(DefinitionVersion, assignment.definition_version_id))
+        assert isinstance(defn.trigger, EveryTrigger)
+        if period_of(defn.trigger.every, today).label == assignment.last_period:
+            continue
+        scope = session.get(Unit, assignment.scope_unit_id)
+        n, label = _open_current(session, rt, actor_name, assignment, defn, scope.path, now)
+        audit.record(
+            session,
+            now,
+            actor_name,
+            "period.opened",
+            assignment_id=assignment.id,
+            payload={"period": label, "created": n},
+        )
+        created += n
+    return created
+
+
+def reconcile_scopes(session: Session, rt: Runtime, actor_name: str = "system") -> int:
+    """Give units that joined an assignment's scope since it was last reconciled their current task."""
+    now = rt.now()
+    created = 0
+    active = session.scalars(
+        select(Assignment).where(Assignment.state == AssignmentState.active, Assignment.trigger != "event")
+    ).all()
+    for assignment in active:
+        since = assignment.reconciled_at
+        changed = session.scalar(select(func.count()).select_from(units).where(units.c.changed_at > since))
+        if changed:
+            defn = catalog.definition_of(session.get(DefinitionVersion, assignment.definition_version_id))
+            scope = session.get(Unit, assignment.scope_unit_id)
+            period = None
+            if isinstance(defn.trigger, EveryTrigger):
+                period = period_of(defn.trigger.every, rt.local(now).date())
+                if period.label != assignment.last_period:
+                    continue  # roll_over opens it for every unit
+            trigger_at = now
+            timeline = timeline_for(rt, defn, trigger_at, period, assignment.due_override)
+            condition = and_(matching_units(defn, scope.path), units.c.changed_at > since)
+            n = insert_tasks(
+                session,
+                rt,
+                actor_name,
+                assignment,
+                defn,
+                timeline,
+                condition,
+                period=period.label if period else "",
+            )
+            if n:
+                audit.record(
+                    session,
+                    now,
+                    actor_name,
+                    "assignment.reconciled",
+                    assignment_id=assignment.id,
+                    payload={"created": n},
+                )
+            created += n
+        session.execute(
+            update(assignments).where(assignments.c.id == assignment.id).values(reconciled_at=now)
+        )
+    return created
+
+
+def post_event(
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    name: str,
+    unit_code: str,
+    *,
+    subject: str = "",
+    at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+) -> list[int]:
+    """Create the tasks an event calls for in every active assignment whose scope holds its unit."""
+    now = rt.now()
+    at = at or now
+    if at.tzinfo is None:
+        raise InvalidInput([Problem("event", "at", "needs a time zone offset")])
+    unit = tree.get_unit(session, unit_code)
+    permissions.can_post_event(actor, unit.path, unit.code)
+    audit.record(
+        session,
+        now,
+        actor.name,
+        "event.posted",
+        unit_id=unit.id,
+        payload={"event": name, "subject": subject, "at": at.isoformat(), "data": data or {}},
+    )
+    scope = units.alias("scope")
+    candidates = session.scalars(
+        select(Assignment)
+        .join(scope, scope.c.id == Assignment.scope_unit_id)
+        .where(Assignment.state == AssignmentState.active, Assignment.event_name == name)
+        .where(
+            literal(unit.path, String) >= scope.c.path, literal(unit.path, String) < scope.c.path.concat("~")
+        )
+    ).all()
+    created = []
+    period = rt.local(at).date().isoformat()
+    for assignment in candidates:
+        if assignment.until is not None and assignment.until < rt.local(at).date():
+            continue
+        defn = catalog.definition_of(session.get(DefinitionVersion, assignment.definition_version_id))
+        timeline = timeline_for(rt, defn, at, None, assignment.due_override)
+        condition = and_(units.c.id == unit.id, matching_units(defn, unit.path))
+        before = session.scalar(select(func.coalesce(func.max(tasks.c.id), 0)))
+        if insert_tasks(
+            session,
+            rt,
+            actor.name,
+            assignment,
+            defn,
+            timeline,
+            condition,
+            period=period,
+            subject=subject,
+            event_data={"event": name, **(data or {})},
+        ):
+            created += list(
+                session.scalars(
+                    select(tasks.c.id).where(tasks.c.assignment_id == assignment.id, tasks.c.id > before)
+                )
+            )
+    return created
+
+
+def withdraw_assignment(
+    session: Session, rt: Runtime, actor: Actor, assignment_id: int, reason: str = ""
+) -> int:
+    """Withdraw an assignment: its unfinished tasks are cancelled."""
+    now = rt.now()
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound(f"assignment {assignment_id} not found")
+    issuer = session.get(Unit, assignment.issuer_unit_id)
+    permissions.can_withdraw(actor, issuer.path, assignment_id)
+    if assignment.state != AssignmentState.active:
+        raise Conflict(f"assignment {assignment_id} is {assignment.state}, not active")
+    assignment.state = AssignmentState.withdrawn
+    session.add(assignment)
+    unfinished = and_(
+        tasks.c.assignment_id == assignment_id, tasks.c.state.not_in([s.value for s in FINISHED_STATES])
+    )
+    session.execute(
+        insert(audits).from_select(
+            ["at", "actor", "action", "task_id", "assignment_id", "unit_id", "payload"],
+            select(
+                literal(now, Instant),
+                literal(actor.name, String),
+                literal("task.cancelled", String),
+                tasks.c.id,
+                tasks.c.assignment_id,
+                tasks.c.unit_id,
+                literal({"reason": reason}, JSON),
+            ).where(unfinished),
+        )
+    )
+    result = session.execute(
+        update(tasks)
+        .where(unfinished)
+        .values(state=TaskState.cancelled, next_action_at=None, finished_at=now, updated_at=now)
+    )
+    audit.record(
+        session,
+        now,
+        actor.name,
+        "assignment.withdrawn",
+        assignment_id=assignment_id,
+        payload={"reason": reason, "cancelled": result.rowcount},
+    )
+    return result.rowcount or 0
+
+
+def list_assignments(session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """Assignments the actor sees: those inside its subtree and those whose scope covers its unit."""
+    scope = units.alias("scope")
+    stmt = (
+        select(assignments, scope.c.code.label("scope_code"))
+        .join(scope, scope.c.id == assignments.c.scope_unit_id)
+        .where(permissions.visible_scope(actor, scope.c.path))
+        .order_by(assignments.c.id)
+    )
+    return [
+        {
+            "id": r["id"],
+            "definition_id": r["def_id"],
+            "scope": r["scope_code"],
+            "state": r["state"],
+            "trigger": r["trigger"],
+            "issued_by": r["issued_by"],
+            "last_period": r["last_period"],
+            "due": r["due_override"].isoformat() if r["due_override"] else None,
+            "until": r["until"].isoformat() if r["until"] else None,
+            "created_at": r["created_at"].isoformat(),
+        }
+        for r in session.execute(stmt).mappings()
+    ]

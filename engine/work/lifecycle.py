@@ -1,0 +1,352 @@
+"""A task's life: submit, approve, reject, waive, extend, urge.
+
+The states and the moves between them are data (`MOVES`), checked in one place
+(`_move`); who may make each move is asked of engine.permissions. Every move
+writes its audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from duban.engine.access import permissions
+from duban.engine.access.actors import Actor
+from duban.engine.errors import Conflict, InvalidInput, NotFound, Problem
+from duban.engine.followup.notices import dedupe_key, notify
+from duban.engine.followup.timelines import reschedule
+from duban.engine.language.model import Definition
+from duban.engine.org import tree
+from duban.engine.runtime import Runtime
+from duban.engine.store import audit
+from duban.engine.store.models import (
+    Assignment,
+    Attachment,
+    Audit,
+    DefinitionVersion,
+    Supervision,
+    Task,
+    TaskState,
+    Unit,
+)
+from duban.engine.work import catalog, routing
+from duban.engine.work.attachments import StoredFile, attach_files, discard
+from duban.engine.work.evidence import check_attachments, validate_form
+from duban.engine.work.targets import subtree_progress
+
+S = TaskState
+# (action, from states, to state); "approve" may also stay in `submitted` mid-chain.
+MOVES: dict[str, tuple[frozenset[S], S | None]] = {
+    "submit": (frozenset({S.open}), S.submitted),
+    "progress": (frozenset({S.open}), None),
+    "approve": (frozenset({S.submitted}), S.done),
+    "reject": (frozenset({S.submitted}), S.open),
+    "waive": (frozenset({S.open, S.submitted}), S.waived),
+    "extend": (frozenset({S.open, S.submitted}), None),
+    "urge": (frozenset({S.open, S.submitted}), None),
+}
+
+
+@dataclass
+class TaskContext:
+    """A task with what its rules need: its unit, its assignment and its definition."""
+
+    task: Task
+    unit: Unit
+    assignment: Assignment
+    defn: Definition
+
+
+def load(session: Session, actor: Actor, task_id: int, *, lock: bool = True) -> TaskContext:
+    """The task, or NotFound when it is missing or outside the actor's subtree."""
+    stmt = select(Task).where(Task.id == task_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    task = session.scalars(stmt).first()
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    unit = session.get(Unit, task.unit_id)
+    permissions.require_task_visible(actor, unit.path, task_id)
+    assignment = session.get(Assignment, task.assignment_id)
+    defn = catalog.definition_of(session.get(DefinitionVersion, task.definition_version_id))
+    return TaskContext(task, unit, assignment, defn)
+
+
+def _move(ctx: TaskContext, action: str) -> None:
+    allowed, _ = MOVES[action]
+    if ctx.task.state not in allowed:
+        raise Conflict(f"cannot {action} task {ctx.task.id}: it is {ctx.task.state}")
+
+
+def _finish(ctx: TaskContext, state: S, now: Any) -> None:
+    ctx.task.state = state
+    ctx.task.next_action_at = None
+    ctx.task.finished_at = now
+
+
+def _save(
+    session: Session, rt: Runtime, ctx: TaskContext, actor: Actor, action: str, payload: dict[str, Any]
+) -> None:
+    ctx.task.updated_at = rt.now()
+    session.add(ctx.task)
+    session.flush()
+    audit.record(
+        session,
+        rt.now(),
+        actor.name,
+        f"task.{action}",
+        task_id=ctx.task.id,
+        assignment_id=ctx.task.assignment_id,
+        unit_id=ctx.task.unit_id,
+        payload=payload,
+    )
+
+
+def _approver(session: Session, ctx: TaskContext, step: int) -> int | None:
+    """The unit that approves step `step`, skipping steps that name no unit (a root has no parent)."""
+    chain = ctx.defn.approval
+    while step < len(chain):
+        unit_id = routing.resolve(session, ctx.unit.path, ctx.assignment.issuer_unit_id, chain[step])
+        if unit_id is not None:
+            return unit_id
+        step += 1
+    return None
+
+
+def _complete(session: Session, rt: Runtime, ctx: TaskContext) -> str:
+    """A task whose work is in: to approval, or done when nobody approves."""
+    ctx.task.approval_step = 0
+    if ctx.defn.approval and _approver(session, ctx, 0) is not None:
+        ctx.task.state = S.submitted
+        return "submitted"
+    _finish(ctx, S.done, rt.now())
+    return "done"
+
+
+def submit_task(
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    task_id: int,
+    *,
+    form: dict[str, Any] | None = None,
+    files: list[StoredFile] | None = None,
+    progress: float | None = None,
+) -> Task:
+    """Hand in the evidence (or a progress increment) for a task of one's own unit.
+
+    Staged files are attached when everything is valid, and discarded when anything is refused.
+    """
+    try:
+        return _submit(session, rt, actor, task_id, form or {}, files or [], progress)
+    finally:
+        discard(files or [])
+
+
+def _submit(
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    task_id: int,
+    form: dict[str, Any],
+    files: list[StoredFile],
+    progress: float | None,
+) -> Task:
+    ctx = load(session, actor, task_id)
+    permissions.can_act_on_own_task(actor, ctx.task.unit_id, ctx.unit.path, task_id)
+    completion = ctx.defn.completion
+    where = f"task {task_id}"
+    counting = completion.target is not None or ctx.defn.times > 1
+    _move(ctx, "progress" if counting else "submit")
+    clean = validate_form(completion, form, ctx.task.period, where)
+    already = session.scalar(select(func.count()).where(Attachment.task_id == task_id)) or 0
+    check_attachments(completion, [f.label for f in files], already, where)
+    increment = _increment(ctx, progress, where)
+    attach_files(session, rt, actor, task_id, files)
+    ctx.task.form = clean
+    ctx.task.submitted_by = actor.name
+    payload: dict[str, Any] = {"form": clean, "files": [f.sha256 for f in files]}
+    if counting:
+        ctx.task.progress = (ctx.task.progress or 0) + increment
+        payload["progress"] = ctx.task.progress
+        goal = ctx.task.target if completion.target is not None else ctx.defn.times
+        if goal is not None and ctx.task.progress >= goal:
+            payload["outcome"] = _complete(session, rt, ctx)
+        _save(session, rt, ctx, actor, "progressed", payload)
+        if completion.target is not None:
+            _roll_up(session, rt, actor, ctx)
+        return ctx.task
+    payload["outcome"] = _complete(session, rt, ctx)
+    _save(session, rt, ctx, actor, "submitted", payload)
+    return ctx.task
+
+
+def _increment(ctx: TaskContext, progress: float | None, where: str) -> float:
+    if ctx.defn.completion.target is not None:
+        if progress is None or progress <= 0:
+            raise InvalidInput(
+                [Problem(where, "progress", "report the increment achieved, a number above 0")]
+            )
+        return progress
+    if ctx.defn.times > 1:
+        if progress not in (None, 1):
+            raise InvalidInput([Problem(where, "progress", "each submission counts one occurrence")])
+        return 1
+    if progress is not None:
+        raise InvalidInput([Problem(where, "progress", "this task has no numeric target")])
+    return 0
+
+
+def _roll_up(session: Session, rt: Runtime, actor: Actor, ctx: TaskContext) -> None:
+    """Progress rolls up the tree: an open ancestor task whose subtree reached its target completes."""
+    ancestor_ids = tree.ancestor_ids(ctx.unit.path)[:-1]
+    if not ancestor_ids:
+        return
+    upper = session.scalars(
+        select(Task).where(
+            Task.assignment_id == ctx.task.assignment_id,
+            Task.unit_id.in_(ancestor_ids),
+            Task.state == S.open,
+            Task.target.is_not(None),
+        )
+    ).all()
+    for task in upper:
+        unit = session.get(Unit, task.unit_id)
+        total = subtree_progress(session, task.assignment_id, unit.path)
+        if total >= (task.target or 0):
+            up = TaskContext(task, unit, ctx.assignment, ctx.defn)
+            outcome = _complete(session, rt, up)
+            _save(session, rt, up, actor, "progressed", {"rolled_up": total, "outcome": outcome})
+
+
+def approve_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reason: str = "") -> Task:
+    """Approve the current step; the last step makes the task done."""
+    ctx = load(session, actor, task_id)
+    _move(ctx, "approve")
+    _check_approver(session, actor, ctx)
+    step = ctx.task.approval_step + 1
+    nxt = _approver(session, ctx, step)
+    if nxt is None:
+        _finish(ctx, S.done, rt.now())
+    ctx.task.approval_step = step
+    _save(session, rt, ctx, actor, "approved", {"step": step, "reason": reason, "done": nxt is None})
+    if nxt is None:
+        _tell_branch(session, rt, ctx, "approved", {})
+    return ctx.task
+
+
+def reject_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reason: str) -> Task:
+    """Send the submission back to the branch with a reason."""
+    _require_reason(task_id, reason, "a rejection needs a reason")
+    ctx = load(session, actor, task_id)
+    _move(ctx, "reject")
+    _check_approver(session, actor, ctx)
+    ctx.task.state = S.open
+    ctx.task.approval_step = 0
+    _save(session, rt, ctx, actor, "rejected", {"reason": reason})
+    _tell_branch(session, rt, ctx, "rejected", {"reason": reason})
+    return ctx.task
+
+
+def waive_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reason: str) -> Task:
+    """The issuer lets a task go, with a reason."""
+    _require_reason(task_id, reason, "waiving needs a reason")
+    ctx = load(session, actor, task_id)
+    _move(ctx, "waive")
+    issuer = session.get(Unit, ctx.assignment.issuer_unit_id)
+    permissions.can_waive(actor, ctx.unit.path, task_id, issuer.path)
+    _finish(ctx, S.waived, rt.now())
+    _save(session, rt, ctx, actor, "waived", {"reason": reason})
+    return ctx.task
+
+
+def extend_task(
+    session: Session, rt: Runtime, actor: Actor, task_id: int, due: date, reason: str = ""
+) -> Task:
+    """Give a task a new due date; reminders and escalations are recomputed from it."""
+    ctx = load(session, actor, task_id)
+    _move(ctx, "extend")
+    permissions.can_supervise(actor, ctx.task.unit_id, ctx.unit.path, task_id, "extend")
+    today = rt.local(rt.now()).date()
+    if due < today:
+        raise InvalidInput([Problem(f"task {task_id}", "due", f"{due} is already past")])
+    old_due, old_level = ctx.task.due_at, ctx.task.escalation_level
+    ctx.task.due_explicit = due
+    ctx.task.escalation_level = 0
+    session.add(ctx.task)
+    session.flush()
+    # A task given more time is no longer late: it leaves the supervision lists.
+    for row in session.scalars(select(Supervision).where(Supervision.task_id == task_id)):
+        session.delete(row)
+    reschedule(session, rt, [task_id])
+    session.refresh(ctx.task)
+    _save(
+        session,
+        rt,
+        ctx,
+        actor,
+        "extended",
+        {
+            "from": old_due.isoformat(),
+            "to": ctx.task.due_at.isoformat(),
+            "reason": reason,
+            "escalation_level_was": old_level,
+        },
+    )
+    return ctx.task
+
+
+def urge_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reason: str = "") -> Task:
+    """催办: a manual reminder from above, recorded and sent."""
+    ctx = load(session, actor, task_id)
+    _move(ctx, "urge")
+    permissions.can_supervise(actor, ctx.task.unit_id, ctx.unit.path, task_id, "urge")
+    _save(
+        session, rt, ctx, actor, "urged", {"reason": reason, "n": _count(session, task_id, "task.urged") + 1}
+    )
+    _tell_branch(session, rt, ctx, "urge", {"reason": reason, "by": actor.name})
+    return ctx.task
+
+
+def _require_reason(task_id: int, reason: str, message: str) -> None:
+    if not reason.strip():
+        raise InvalidInput([Problem(f"task {task_id}", "reason", message)])
+
+
+def _check_approver(session: Session, actor: Actor, ctx: TaskContext) -> None:
+    """Only the unit the chain names at this step approves or rejects, and never the submitter."""
+    approver = _approver(session, ctx, ctx.task.approval_step)
+    permissions.can_approve(actor, ctx.unit.path, ctx.task.id, approver or -1, ctx.task.submitted_by)
+
+
+# The audit action each notice kind follows; its count numbers the notices, so a task urged
+# (or rejected, or approved after a resubmission) again gets a new notice, never a duplicate.
+_NOTICE_ACTION = {"approved": "task.approved", "rejected": "task.rejected", "urge": "task.urged"}
+
+
+def _tell_branch(session: Session, rt: Runtime, ctx: TaskContext, kind: str, payload: dict[str, Any]) -> None:
+    """Notify the task's own unit, after the move's audit event is written."""
+    task_id = ctx.task.id
+    n = _count(session, task_id, _NOTICE_ACTION[kind])
+    notify(
+        session,
+        rt,
+        [
+            {
+                "task_id": task_id,
+                "kind": kind,
+                "step": n,
+                "unit_id": ctx.task.unit_id,
+                "dedupe_key": dedupe_key(task_id, kind, n),
+                "payload": payload,
+            }
+        ],
+    )
+
+
+def _count(session: Session, task_id: int, action: str) -> int:
+    return session.scalar(select(func.count()).where(Audit.task_id == task_id, Audit.action == action)) or 0
