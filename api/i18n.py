@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from duban.engine.glossary import label
+from duban.engine.store.models import TaskState
+
+STATES = frozenset(TaskState.__members__)
+
 LANGS = ("zh", "en")
 WORDS: dict[str, tuple[str, str]] = {
     "app": ("督办", "duban"),
@@ -37,11 +42,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "will_create": ("将创建任务数", "Tasks to be created"),
     "created": ("已下达，创建任务", "Assigned; tasks created"),
     "children": ("下级单位", "Child units"),
-    "done": ("已完成", "Done"),
-    "open": ("待办理", "Open"),
-    "submitted": ("待审核", "Submitted"),
-    "waived": ("已免除", "Waived"),
-    "cancelled": ("已撤销", "Cancelled"),
     "total": ("合计", "Total"),
     "progress": ("完成率", "Done"),
     "escalated": ("已升级", "Escalated"),
@@ -61,6 +61,14 @@ def lang_of(request: Request) -> str:
 
 
 def translator(lang: str):  # type: ignore[no-untyped-def]
-    """t(key) in the language."""
+    """t(key) in the language: the page's own words, else the glossary's (t("state.open"), t(task.state))."""
     index = LANGS.index(lang)
-    return lambda key: WORDS.get(key, (key, key))[index]
+
+    def t(key: str) -> str:
+        if key in WORDS:
+            return WORDS[key][index]
+        if key in STATES:
+            return label(f"state.{key}", lang)
+        return label(key, lang)
+
+    return t

@@ -16,31 +16,25 @@ from zoneinfo import ZoneInfo
 
 from duban.engine.channels.model import Digest, Notice
 from duban.engine.channels.text import truncate_utf8, utf8_len
+from duban.engine.glossary import has, label
 
-# Display order is urgency order: what needs action now comes first.
-KIND_LABELS: Final[dict[str, str]] = {
-    "escalation": "已逾期·督办",
-    "urge": "催办",
-    "reminder": "即将到期",
-    "rejected": "已退回",
-    "assigned": "新任务",
-    "extended": "已延期",
-    "approved": "已通过",
-    "waived": "已免办",
-    "cancelled": "已撤销",
-}
-KIND_LABELS_EN: Final[dict[str, str]] = {
-    "escalation": "overdue/escalated",
-    "urge": "urged",
-    "reminder": "due soon",
-    "rejected": "returned",
-    "assigned": "new",
-    "extended": "extended",
-    "approved": "approved",
-    "waived": "waived",
-    "cancelled": "cancelled",
-}
-_REASON_LABELS: Final[dict[str, str]] = {"rejected": "退回原因", "urge": "催办说明", "waived": "免办原因"}
+# Display order is urgency order: what needs action now comes first. The words are the glossary's.
+KIND_ORDER: Final = (
+    "escalation",
+    "approval_overdue",
+    "urge",
+    "reminder",
+    "rejected",
+    "submitted",
+    "assigned",
+    "extended",
+    "approved",
+    "waived",
+    "cancelled",
+)
+KIND_LABELS: Final[dict[str, str]] = {k: label(f"kind.{k}") for k in KIND_ORDER}
+KIND_LABELS_EN: Final[dict[str, str]] = {k: label(f"kind.{k}", "en").lower() for k in KIND_ORDER}
+_REASON_KINDS: Final = {"rejected": "reason.rejected", "urge": "reason.urge", "waived": "reason.waived"}
 
 DEFAULT_MAX_LINES: Final = 50
 # Only a default for callers that pass nothing; the delivery step passes the deployment's zone.
@@ -62,7 +56,7 @@ class RenderedMessage:
 
 def kind_label(kind: str) -> str:
     """The Chinese label of a notice kind (unknown kinds are shown as themselves)."""
-    return KIND_LABELS.get(kind, f"通知·{kind}")
+    return label(f"kind.{kind}") if has(f"kind.{kind}") else f"通知·{kind}"
 
 
 def format_due(due_at: datetime, tz: tzinfo) -> str:
@@ -90,7 +84,7 @@ def notice_line(notice: Notice, tz: tzinfo) -> str:
     if notice.kind == "escalation" and notice.escalation_level > 0:
         parts.append(f"第 {notice.escalation_level} 级督办")
     if notice.reason:
-        parts.append(f"{_REASON_LABELS.get(notice.kind, '说明')}：{_clean(notice.reason)}")
+        parts.append(f"{label(_REASON_KINDS.get(notice.kind, 'reason.other'))}：{_clean(notice.reason)}")
     parts.append(f"任务 #{notice.task_id}")
     return "，".join(parts)
 
@@ -166,7 +160,7 @@ def render_within(
 
 
 def _group(notices: Sequence[Notice]) -> dict[str, list[Notice]]:
-    order = {kind: i for i, kind in enumerate(KIND_LABELS)}
+    order = {kind: i for i, kind in enumerate(KIND_ORDER)}
     groups: dict[str, list[Notice]] = {}
     for notice in notices:
         groups.setdefault(notice.kind, []).append(notice)
