@@ -32,8 +32,9 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from duban.bench import BenchHandle, measurement
 from duban.bench.load import Load, fetch, run_load
+from duban.bench.report import measurement
+from duban.bench.world import BenchOptions, World
 from duban.engine.access.accounts import add_account
 from duban.engine.access.actors import OPERATOR
 from duban.engine.language.loader import parse_definition
@@ -65,6 +66,12 @@ escalation:
   - {after: P0D, to: parent}
 """
 
+NAME = "http"
+
+
+def steps(opts: BenchOptions) -> int:
+    return 1
+
 
 @dataclass(frozen=True)
 class Branch:
@@ -82,21 +89,21 @@ class Server:
     port: int
 
 
-def _branch(handle: BenchHandle) -> Branch:
+def _branch(world: World) -> Branch:
     """Fill the first branch's to-do past a page through the engine, and give it a staff account."""
-    rt, now = handle.rt, handle.rt.now()
+    rt, now = world.rt, world.rt.now()
     password = secrets.token_urlsafe(16)
-    with read_session(handle.engine) as s:
+    with read_session(world.engine) as s:
         code, unit_id = s.execute(
             select(Unit.code, Unit.id).where(Unit.level == "grassroots").order_by(Unit.code).limit(1)
         ).one()
-    with write_session(handle.engine) as s:
+    with write_session(world.engine) as s:
         store_definitions(s, now, OPERATOR, [parse_definition(MEMBER_DEF, "bench-member.yaml")])
         assign_definition(s, rt, OPERATOR, "bench-member", code)
         for n in range(EVENTS):
             post_event(s, rt, OPERATOR, "member.joined", code, subject=f"会员{n + 1:03d}")
         add_account(s, now, OPERATOR, ACCOUNT, code, "staff", password)
-    with read_session(handle.engine) as s:
+    with read_session(world.engine) as s:
         unfinished = s.scalar(
             select(func.count()).where(Task.unit_id == unit_id, Task.state.in_(["open", "submitted"]))
         )
@@ -104,14 +111,14 @@ def _branch(handle: BenchHandle) -> Branch:
 
 
 @contextmanager
-def _serve(kind: str, handle: BenchHandle, *extra: str) -> Iterator[Server]:
+def _serve(kind: str, world: World, *extra: str) -> Iterator[Server]:
     """A server process on a socket bound here (127.0.0.1, an ephemeral port); stopped on the way out."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
     sock.listen(2048)
     port = sock.getsockname()[1]
-    log = handle.workdir / f"http-{kind}.log"
+    log = world.opts.workdir / f"http-{kind}.log"
     cmd = [
         sys.executable,
         "-m",
@@ -120,13 +127,13 @@ def _serve(kind: str, handle: BenchHandle, *extra: str) -> Iterator[Server]:
         "--fd",
         str(sock.fileno()),
         "--url",
-        handle.url,
+        world.url,
         "--at",
-        handle.rt.now().isoformat(),
+        world.rt.now().isoformat(),
         "--tz",
-        str(handle.rt.tz),
+        str(world.rt.tz),
         "--data-dir",
-        str(handle.workdir / "data"),
+        str(world.opts.workdir / "data"),
         *extra,
     ]
     with log.open("wb") as out:
@@ -185,21 +192,23 @@ def _best(runs: list[Load]) -> Load:
     return min(runs, key=lambda load: load.seconds / load.requests)
 
 
-def measure(handle: BenchHandle, requests: int = 3000) -> dict[str, Any]:
+def measure(world: World) -> dict[str, Any]:
     """The `http` measurement: time per request of the engine's to-do route against the bare route's."""
-    branch = _branch(handle)
+    requests = world.opts.http_requests
+    world.step("http: a branch's to-do under load")
+    branch = _branch(world)
     warm = max(CLIENTS, requests // 5)
     engine_runs: list[Load] = []
     bare_runs: list[Load] = []
     with ExitStack() as stack:
-        app = stack.enter_context(_serve("engine", handle))
-        bare = stack.enter_context(_serve("bare", handle, "--unit-id", str(branch.unit_id)))
+        app = stack.enter_context(_serve("engine", world))
+        bare = stack.enter_context(_serve("bare", world, "--unit-id", str(branch.unit_id)))
         auth = {"Authorization": f"Bearer {_sign_in(app, branch.password)}"}
         engine_status, engine_page = _page(app, auth)
         bare_status, bare_page = _page(bare, {})
         run_load(HOST, app.port, TARGET, auth, warm, CLIENTS)
         run_load(HOST, bare.port, TARGET, {}, warm, CLIENTS)
-        for _ in range(handle.repeat):
+        for _ in range(world.opts.repeat):
             engine_runs.append(run_load(HOST, app.port, TARGET, auth, requests, CLIENTS))
             bare_runs.append(run_load(HOST, bare.port, TARGET, {}, requests, CLIENTS))
     best, base = _best(engine_runs), _best(bare_runs)
@@ -208,7 +217,7 @@ def measure(handle: BenchHandle, requests: int = 3000) -> dict[str, Any]:
     all_ok = all(set(load.statuses) == {200} for load in (*engine_runs, *bare_runs))
     p95_pass = best.percentile_ms(0.95) < P95_BAR_MS
     doc = measurement(
-        "http",
+        NAME,
         best.seconds / best.requests,
         "bare Starlette route, the same SQL on the driver",
         base.seconds / base.requests,

@@ -1,7 +1,7 @@
 """`duban demo`: a city's union tree, the seed's plan as definitions, a few weeks of follow-up, then the server.
 
 Everything goes through the same services an operator uses; the demo only picks the
-inputs: a generated tree, the definitions in definitions/, a handful of assignments
+inputs: a generated tree, the seed plan shipped with duban (`duban definitions path`), a handful of assignments
 and events, and a sweep on a replayed clock.
 """
 
@@ -29,9 +29,9 @@ from duban.engine.store.models import Account, Assignment
 from duban.engine.time.clock import FixedClock
 from duban.engine.work import fanout
 from duban.engine.work.catalog import store_definitions
+from duban.seed import seed_definitions
 
 out = Console()
-DEFINITIONS = Path(__file__).resolve().parent.parent / "definitions"
 DEMO_PASSWORD = "duban-demo"
 ASSIGNMENTS = [
     ("member-congress-annual", "C01"),
@@ -121,7 +121,7 @@ def _build(c: Context, start: datetime, past: Runtime) -> None:
         tree_csv = Path(tmp) / "tree.csv"
         n = demo_tree(tree_csv)
         import_units(session, start, OPERATOR, tree_csv)
-        stored = store_definitions(session, start, OPERATOR, load_paths([DEFINITIONS]))
+        stored = store_definitions(session, start, OPERATOR, load_paths([seed_definitions()]))
         for name, unit, role in [
             ("city-admin", "C01", "admin"),
             ("district1-admin", "K01", "admin"),

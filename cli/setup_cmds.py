@@ -18,6 +18,7 @@ from duban.engine.org.people import import_people
 from duban.engine.org.units import import_units
 from duban.engine.store import schema
 from duban.engine.work import catalog
+from duban.seed import seed_definitions
 
 out = Console()
 units_app = typer.Typer(help="The org tree.", no_args_is_help=True)
@@ -118,9 +119,19 @@ def definitions_check(ctx: typer.Context, paths: list[Path], json: bool = JSON) 
 
 @definitions_app.command("load")
 @refusals
-def definitions_load(ctx: typer.Context, paths: list[Path], json: bool = JSON) -> None:
+def definitions_load(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(None, help="Definition files or folders."),
+    builtin: bool = typer.Option(
+        False, "--builtin", help="Load the seed plan shipped with duban (see `definitions path`)."
+    ),
+    json: bool = JSON,
+) -> None:
     """Validate every file given, then store them all (changed files as new versions) or nothing."""
     c = ctx_of(ctx)
+    paths = [*(paths or []), *([seed_definitions()] if builtin else [])]
+    if not paths:
+        fail("give definition files or folders, or --builtin for the shipped seed plan", code=2)
     loaded = load_paths(paths)
     with c.write() as session:
         stored = catalog.store_definitions(session, c.runtime.now(), OPERATOR, loaded)
@@ -131,6 +142,12 @@ def definitions_load(ctx: typer.Context, paths: list[Path], json: bool = JSON) -
     out.print(
         f"definitions: {counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged"
     )
+
+
+@definitions_app.command("path")
+def definitions_path() -> None:
+    """Print the folder of the seed plan shipped with duban."""
+    typer.echo(str(seed_definitions()))
 
 
 @definitions_app.command("list")

@@ -196,3 +196,9 @@ def test_bench_on_postgres(tmp_path: Path) -> None:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def test_the_cli_names_every_measure_in_the_bench_order() -> None:
+    from duban.bench.run import MEASURES as ORDERED
+
+    assert bench_cmd.ALL == ORDERED
