@@ -11,9 +11,9 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from duban.api import errors, web
+from duban.api import errors, swagger, web
+from duban.api.middleware import BodyLimit, SecurityHeaders
 from duban.api.routes import (
     assignments,
     auth,
@@ -41,24 +41,6 @@ A unit outside your subtree answers 404; an action your role may not take answer
 """
 
 
-class BodyLimit:
-    """Refuse a request body larger than the cap before reading it (413)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_bytes:
-                response = errors.problem(
-                    413, "Refused", f"the request is larger than {self.max_bytes} bytes"
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 def thread_pool(size: int) -> Callable[[Any], AbstractAsyncContextManager[None]]:
     """A lifespan that runs the sync routes on at most `size` threads (anyio's default is 40).
 
@@ -74,38 +56,6 @@ def thread_pool(size: int) -> Callable[[Any], AbstractAsyncContextManager[None]]
     return lifespan
 
 
-class SecurityHeaders:
-    """Add the security headers a response does not set itself.
-
-    Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware streams every
-    response through a task and a memory channel, which cost the to-do route about a fifth of its time.
-    """
-
-    HEADERS = (
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"same-origin"),
-        (b"x-frame-options", b"DENY"),
-    )
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in self.HEADERS if h[0] not in present)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
 def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtime | None = None) -> FastAPI:
     """The app for these settings; tests pass their own database engine and a runtime on a fixed clock."""
     settings.check_secrets()
@@ -113,7 +63,7 @@ def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtim
         title="duban",
         version="0.1.0",
         description=DESCRIPTION,
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=thread_pool(settings.threads),
@@ -125,6 +75,7 @@ def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtim
     for module in ROUTERS:
         app.include_router(module.router)
     app.include_router(web.router)
+    swagger.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # Several files per submission: the whole body may hold a few files of the per-file cap.
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024 * 5 + 1024 * 1024)

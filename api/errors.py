@@ -15,7 +15,7 @@ from duban.engine.errors import DubanError, InvalidInput, Throttled, Unauthentic
 PROBLEM = "application/problem+json"
 
 
-def _type_of(exc: DubanError) -> str:
+def type_of(exc: DubanError) -> str:
     return f"https://duban.dev/problems/{type(exc).__name__}"
 
 
@@ -31,7 +31,7 @@ def duban_error(request: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, InvalidInput):
         extra["errors"] = [{"where": p.where, "field": p.field, "message": p.message} for p in exc.problems]
-    response = problem(exc.status, exc.title, exc.message, _type_of(exc), **extra)
+    response = problem(exc.status, exc.title, exc.message, type_of(exc), **extra)
     if isinstance(exc, Throttled):
         response.headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthenticated):

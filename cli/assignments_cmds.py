@@ -19,6 +19,7 @@ from duban.cli.context import (
     parse_instant,
     parse_json_object,
     refusals,
+    shown,
 )
 from duban.engine.errors import InvalidInput, Problem
 from duban.engine.language.loader import load_paths
@@ -114,11 +115,11 @@ def assignments_list(ctx: typer.Context, by: str = BY, json: bool = JSON) -> Non
     for r in rows:
         table.add_row(
             str(r["id"]),
-            r["definition_id"],
-            r["scope"],
+            shown(r["definition_id"]),
+            shown(r["scope"]),
             r["state"],
-            r["trigger"],
-            r["last_period"] or "",
+            shown(r["trigger"]),
+            shown(r["last_period"] or ""),
             r["due"] or "",
             r["until"] or "",
         )
@@ -224,7 +225,7 @@ def preview(
     if json:
         emit_json(doc)
         return
-    out.print(f"[bold]{defn.id}[/] — {defn.title}")
+    out.print(f"[bold]{shown(defn.id)}[/] — {shown(defn.title)}")
     for key in ("period", "trigger_at", "due_at", "overdue_at"):
         if key in doc:
             out.print(f"  {key:12} {doc[key]}")
@@ -257,8 +258,8 @@ def report(
     table = Table("code", "name", "tasks", "done", "open", "submitted", "overdue", "escalated", "done %")
     for r in doc["children"]:
         table.add_row(
-            r["code"],
-            r["name"],
+            shown(r["code"]),
+            shown(r["name"]),
             str(r["tasks"]),
             str(r["done"]),
             str(r["open"]),
@@ -267,7 +268,7 @@ def report(
             str(r["escalated"]),
             "" if r["done_pct"] is None else f"{r['done_pct']}",
         )
-    out.print(f"[bold]{doc['unit']['name']}[/] ({doc['unit']['code']}) as of {doc['as_of']}")
+    out.print(f"[bold]{shown(doc['unit']['name'])}[/] ({shown(doc['unit']['code'])}) as of {doc['as_of']}")
     out.print(table)
     t = doc["total"]
     out.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -83,8 +85,28 @@ def ctx_of(typer_ctx: typer.Context) -> Context:
     return obj
 
 
+# Terminal controls (ESC starts a cursor or colour sequence, BEL rings) and the bidi overrides that
+# make text read backwards: data shows them as \x1b, \u202e, never acts on them.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def plain(value: object) -> str:
+    """Data as text safe to print on a terminal: every control character shown as its escape."""
+    return _CONTROLS.sub(_escape_control, str(value))
+
+
+def shown(value: object) -> str:
+    """Data for a Rich table or an f-string printed by Rich: controls escaped, and [markup] printed as typed."""
+    return escape(plain(value))
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {plain(message)}\n")
     raise typer.Exit(code)
 
 
@@ -98,7 +120,7 @@ def refusals(fn: Callable[P, R]) -> Callable[P, R]:
         except DubanError as exc:
             # Plain text, never wrapped: scripts grep these lines for FILE:LINE: field.
             sep = "\n" if "\n" in exc.message else " "
-            sys.stderr.write(f"refused:{sep}{exc.message}\n")
+            sys.stderr.write(f"refused:{sep}{plain(exc.message)}\n")
             raise typer.Exit(1) from None
 
     return wrapper

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from duban.bootstrap import delivery_options, transports
-from duban.cli.context import JSON, ctx_of, emit_json, parse_instant, refusals
+from duban.cli.context import JSON, ctx_of, emit_json, parse_instant, refusals, shown
 from duban.engine.followup.delivery import deliver_outbox
 from duban.engine.followup.outbox import list_outbox, retry_dead
 from duban.engine.periodic import run_periodic
@@ -76,11 +76,11 @@ def outbox_list(
             str(r["id"]),
             r["kind"],
             str(r["task_id"]),
-            r["unit_code"],
-            r["channel"],
+            shown(r["unit_code"]),
+            shown(r["channel"]),
             r["status"],
             str(r["attempts"]),
-            (r.get("last_error") or "")[:60],
+            shown((r.get("last_error") or "")[:60]),
         )
     out.print(table)
 

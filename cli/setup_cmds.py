@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from duban.cli.context import BY, JSON, acting, ctx_of, emit_json, fail, progress_bar, refusals
+from duban.cli.context import BY, JSON, acting, ctx_of, emit_json, fail, progress_bar, refusals, shown
 from duban.engine.access.accounts import add_account
 from duban.engine.access.actors import OPERATOR
 from duban.engine.language.loader import load_paths
@@ -162,7 +162,7 @@ def definitions_list(ctx: typer.Context, json: bool = JSON) -> None:
         return
     table = Table("id", "version", "title")
     for r in rows:
-        table.add_row(r.def_id, str(r.version), r.title)
+        table.add_row(shown(r.def_id), str(r.version), shown(r.title))
     out.print(table)
 
 
@@ -180,11 +180,11 @@ def contacts_set(
     """Set where a unit's notices go (replaces what was there)."""
     c = ctx_of(ctx)
     with c.write() as session:
-        shown = set_contacts(session, c.runtime.now(), OPERATOR, code, email, webhook)
+        saved = set_contacts(session, c.runtime.now(), OPERATOR, code, email, webhook)
     if json:
-        emit_json(shown)
+        emit_json(saved)
     else:
-        out.print(f"{code}: {len(shown['email'])} email, {len(shown['webhooks'])} webhooks")
+        out.print(f"{shown(code)}: {len(saved['email'])} email, {len(saved['webhooks'])} webhooks")
 
 
 @calendar_app.command("status")

@@ -21,6 +21,7 @@ from duban.cli.context import (
     parse_instant,
     parse_json_object,
     refusals,
+    shown,
 )
 from duban.engine.overview.tasks import TaskFilter, list_tasks, task_summary
 from duban.engine.store.models import Task
@@ -74,9 +75,9 @@ def tasks_list(
         progress = f"{t['progress']:g}/{t['target']:g}" if t["target"] else ""
         table.add_row(
             str(t["id"]),
-            t["definition_id"],
-            t["unit_code"],
-            t["period"] or "",
+            shown(t["definition_id"]),
+            shown(t["unit_code"]),
+            shown(t["period"] or ""),
             t["state"],
             due,
             str(t["escalation_level"] or ""),

@@ -136,6 +136,8 @@ def _form(raw: str | None) -> dict[str, Any]:
         value = json.loads(raw)
     except ValueError as exc:
         raise InvalidInput([Problem("request", "form", f"not JSON: {exc}")]) from None
+    except RecursionError:
+        raise InvalidInput([Problem("request", "form", "nested too deeply")]) from None
     if not isinstance(value, dict):
         raise InvalidInput([Problem("request", "form", "a JSON object of field: value")])
     return value

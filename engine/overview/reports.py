@@ -135,6 +135,8 @@ def rollup_xlsx(report: dict[str, Any]) -> bytes:
     """The report as an XLSX workbook: a sheet per child unit and one per definition."""
     from openpyxl import Workbook
 
+    from duban.engine.overview.sheets_out import append_row
+
     book = Workbook()
     sheet = book.active
     sheet.title = "下级单位 children"
@@ -150,13 +152,13 @@ def rollup_xlsx(report: dict[str, Any]) -> bytes:
         "target",
         "done_pct",
     ]
-    sheet.append(["代码 code", "名称 name", "层级 level", *cols])
+    append_row(sheet, ["代码 code", "名称 name", "层级 level", *cols])
     for r in report["children"]:
-        sheet.append([r["code"], r["name"], r["level"], *[r[c] for c in cols]])
+        append_row(sheet, [r["code"], r["name"], r["level"], *[r[c] for c in cols]])
     defs = book.create_sheet("任务 definitions")
-    defs.append(["definition_id", *cols])
+    append_row(defs, ["definition_id", *cols])
     for r in report["definitions"]:
-        defs.append([r["definition_id"], *[r[c] for c in cols]])
+        append_row(defs, [r["definition_id"], *[r[c] for c in cols]])
     buffer = BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -51,6 +51,7 @@ from duban.engine.store.models import (
     Unit,
 )
 from duban.engine.store.types import Instant
+from duban.engine.time.bounds import check_year
 from duban.engine.time.periods import Period, period_of
 from duban.engine.time.timeline import Timeline, compute_timeline, recurring_trigger_at
 from duban.engine.work import catalog
@@ -112,6 +113,7 @@ def preview_assignment(
     session: Session, rt: Runtime, actor: Actor, def_id: str, scope_code: str, due: date | None = None
 ) -> dict[str, Any]:
     """What assigning would create, without creating it: counts per level and the timeline."""
+    check_year(due, "assignment", "due")
     scope = tree.get_unit(session, scope_code)
     permissions.can_assign(actor, scope.path, scope.code)
     row = catalog.latest_version(session, def_id)
@@ -158,6 +160,8 @@ def assign_definition(
     targets: dict[str, float] | None = None,
 ) -> AssignResult:
     """Assign the newest version of a definition to a scope and create its first tasks."""
+    check_year(due, "assignment", "due")
+    check_year(until, "assignment", "until")
     now = rt.now()
     scope = tree.get_unit(session, scope_code)
     permissions.can_assign(actor, scope.path, scope.code)
@@ -479,6 +483,7 @@ def post_event(
     at = at or now
     if at.tzinfo is None:
         raise InvalidInput([Problem("event", "at", "needs a time zone offset")])
+    check_year(at, "event", "at")
     unit = tree.get_unit(session, unit_code)
     permissions.can_post_event(actor, unit.path, unit.code)
     audit.record(

@@ -7,6 +7,7 @@ writes its audit event in the same transaction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -33,6 +34,7 @@ from duban.engine.store.models import (
     TaskState,
     Unit,
 )
+from duban.engine.time.bounds import check_year
 from duban.engine.work import catalog, routing
 from duban.engine.work.attachments import StoredFile, attach_files, discard
 from duban.engine.work.evidence import check_attachments, validate_form
@@ -187,13 +189,13 @@ def _submit(
 
 def _increment(ctx: TaskContext, progress: float | None, where: str) -> float:
     if ctx.defn.completion.target is not None:
-        if progress is None or progress <= 0:
+        if progress is None or not math.isfinite(progress) or progress <= 0:
             raise InvalidInput(
                 [Problem(where, "progress", "report the increment achieved, a number above 0")]
             )
         return progress
     if ctx.defn.times > 1:
-        if progress not in (None, 1):
+        if progress is not None and progress != 1:
             raise InvalidInput([Problem(where, "progress", "each submission counts one occurrence")])
         return 1
     if progress is not None:
@@ -268,6 +270,7 @@ def extend_task(
     session: Session, rt: Runtime, actor: Actor, task_id: int, due: date, reason: str = ""
 ) -> Task:
     """Give a task a new due date; reminders and escalations are recomputed from it."""
+    check_year(due, f"task {task_id}", "due")
     ctx = load(session, actor, task_id)
     _move(ctx, "extend")
     permissions.can_supervise(actor, ctx.task.unit_id, ctx.unit.path, task_id, "extend")
