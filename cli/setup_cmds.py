@@ -14,8 +14,8 @@ from duban.engine.access.accounts import add_account
 from duban.engine.access.actors import OPERATOR
 from duban.engine.language.loader import load_paths
 from duban.engine.org.contacts import set_contacts
-from duban.engine.org.people import import_people
-from duban.engine.org.units import import_units
+from duban.engine.org.people import import_people, read_people
+from duban.engine.org.units import import_units, read_units
 from duban.engine.store import schema
 from duban.engine.work import catalog
 from duban.seed import seed_definitions
@@ -52,33 +52,71 @@ def init(ctx: typer.Context, json: bool = JSON) -> None:
         out.print(f"schema upgraded from {before or 'empty'} to {after}")
 
 
+DRY_RUN = typer.Option(False, "--dry-run", help="Print what would change; change nothing.")
+
+
 @units_app.command("import")
 @refusals
-def units_import(ctx: typer.Context, file: Path, by: str = BY, json: bool = JSON) -> None:
-    """Import units from CSV or XLSX: code,name,parent_code,level,tags,attrs[,contacts] (upsert by code)."""
+def units_import(
+    ctx: typer.Context, file: Path, by: str = BY, dry_run: bool = DRY_RUN, json: bool = JSON
+) -> None:
+    """Import units from CSV or XLSX: code,name,parent_code,level[,tags,attrs,contacts] (upsert by code).
+
+    Only the file's columns change; a blank cell keeps the stored value, `-` clears it.
+    """
     c = ctx_of(ctx)
-    with c.write() as session, progress_bar("importing units", not json) as progress:
-        result = import_units(session, c.runtime.now(), acting(session, by), file, progress)
+    units_file = read_units(file)  # parsed before the write lock is taken
+    if dry_run:
+        with c.read() as session:
+            result = import_units(session, c.runtime.now(), acting(session, by), units_file, dry_run=True)
+    else:
+        with c.write() as session, progress_bar("importing units", not json) as progress:
+            result = import_units(session, c.runtime.now(), acting(session, by), units_file, progress)
     if json:
         emit_json(result.to_json())
-    else:
-        out.print(
-            f"units: {result.created} created, {result.updated} updated, {result.moved} moved, "
-            f"{result.unchanged} unchanged"
-        )
+        return
+    for change in result.to_json().get("changes", []):
+        out.print(_unit_change(change), markup=False, highlight=False)
+    out.print(
+        f"units{' (dry run, nothing changed)' if dry_run else ''}: {result.created} created, "
+        f"{result.updated} updated, {result.moved} moved, {result.unchanged} unchanged"
+    )
+
+
+def _unit_change(change: dict) -> str:
+    words = ["create" if change["created"] else "update"] if change["created"] or change["fields"] else []
+    if change["fields"]:
+        words[-1] += " " + ", ".join(change["fields"])
+    if "moved" in change:
+        moved = change["moved"]
+        words.append(f"move from {moved['from'] or '(top level)'} to {moved['to'] or '(top level)'}")
+    return f"{change['code']}: " + "; ".join(words)
 
 
 @people_app.command("import")
 @refusals
-def people_import(ctx: typer.Context, file: Path, json: bool = JSON) -> None:
-    """Import people from CSV or XLSX: id,name,unit_code,kind,appointed_on,birthday (upsert by id)."""
+def people_import(ctx: typer.Context, file: Path, dry_run: bool = DRY_RUN, json: bool = JSON) -> None:
+    """Import people from CSV or XLSX: id,name,unit_code,kind[,appointed_on,birthday] (upsert by id).
+
+    Only the file's columns change; a blank cell keeps the stored value, `-` clears it.
+    """
     c = ctx_of(ctx)
-    with c.write() as session:
-        result = import_people(session, c.runtime.now(), OPERATOR, file)
+    people_file = read_people(file)  # parsed before the write lock is taken
+    if dry_run:
+        with c.read() as session:
+            result = import_people(session, c.runtime.now(), OPERATOR, people_file, dry_run=True)
+    else:
+        with c.write() as session:
+            result = import_people(session, c.runtime.now(), OPERATOR, people_file)
     if json:
         emit_json(result)
-    else:
-        out.print(f"people: {result['created']} created, {result['updated']} updated")
+        return
+    for change in result.get("changes", []):
+        out.print(_unit_change({"code": change["id"], **change}), markup=False, highlight=False)
+    out.print(
+        f"people{' (dry run, nothing changed)' if dry_run else ''}: {result['created']} created, "
+        f"{result['updated']} updated, {result['unchanged']} unchanged"
+    )
 
 
 @accounts_app.command("add")

@@ -10,7 +10,7 @@ from duban.api.deps import Api
 from duban.api.docs import ok
 from duban.api.uploads import as_temp_file
 from duban.engine.access import permissions
-from duban.engine.org.units import import_units
+from duban.engine.org.units import import_units, read_units
 from duban.engine.overview import lookups
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
@@ -54,8 +54,10 @@ def list_(
 )
 def import_(ctx: Api, file: Annotated[UploadFile, File(description="CSV or XLSX")]) -> dict[str, Any]:
     permissions.can_import_units(ctx.actor)
-    with as_temp_file(file, ctx.rt.max_upload_bytes) as path, ctx.write() as s:
-        return import_units(s, ctx.rt.now(), ctx.actor, path).to_json()
+    with as_temp_file(file, ctx.rt.max_upload_bytes) as path:
+        units_file = read_units(path)  # parsed before the write lock is taken
+        with ctx.write() as s:
+            return import_units(s, ctx.rt.now(), ctx.actor, units_file).to_json()
 
 
 @router.get(

@@ -26,6 +26,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from duban.engine.errors import DefinitionError, Problem
 from duban.engine.language.model import Definition, Due, Trigger
+from duban.engine.validation import dotted as _dotted
+from duban.engine.validation import message_of as _message
+from duban.engine.validation import show as _show
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_ALIASES = 50
@@ -217,28 +220,6 @@ def _scalar(node: ScalarNode, loc: Loc) -> Any:
 # --- turning pydantic's errors into plain problems ---------------------------------
 
 
-def _dotted(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
-
-
 def _strip_optional(tp: Any) -> Any:
     while True:
         origin = get_origin(tp)
@@ -288,46 +269,6 @@ def _unknown_field(container: Loc, name: str) -> str:
     if close:
         return f"unknown field {name!r}; did you mean {close[0]!r}?"
     return f"unknown field {name!r}; the fields here are {', '.join(known)}"
-
-
-def _message(error: Any) -> str:
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    given = error.get("input")
-    if kind in ("value_error", "assertion_error") and "error" in ctx:
-        return str(ctx["error"])
-    if kind == "missing":
-        return "required, but missing"
-    if kind == "string_type":
-        hint = "; put it in quotes" if isinstance(given, (int, float)) else ""
-        return f"expected text, got {_show(given)}{hint}"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"expected a whole number, got {_show(given)}"
-    if kind in ("float_type", "float_parsing"):
-        return f"expected a number, got {_show(given)}"
-    if kind in ("bool_type", "bool_parsing"):
-        return f"expected true or false, got {_show(given)}"
-    if kind in ("enum", "literal_error"):
-        return f"{_show(given)} is not one of {ctx.get('expected', '')}"
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx['ge']}, got {_show(given)}"
-    if kind == "greater_than":
-        return f"must be more than {ctx['gt']}, got {_show(given)}"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx['le']}, got {_show(given)}"
-    if kind == "less_than":
-        return f"must be less than {ctx['lt']}, got {_show(given)}"
-    if kind == "string_too_short":
-        return (
-            "must not be empty"
-            if ctx.get("min_length") == 1
-            else f"must have at least {ctx['min_length']} characters"
-        )
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"expected a mapping (key: value), got {_show(given)}"
-    if kind == "list_type":
-        return f"expected a list such as [a, b], got {_show(given)}"
-    return str(error["msg"])
 
 
 _UNION_FORMS = {

@@ -194,11 +194,15 @@ class FormField(Strict):
     required: bool = False
     label: str | None = None
     label_en: str | None = None
-    min: float | None = Field(
-        default=None, description="integer/number: least value; string/text: least length"
+    min: float | str | None = Field(
+        default=None,
+        description="integer/number: least value, or the name of another numeric field of the form; "
+        "string/text: least length; date: today or the name of another date field",
     )
-    max: float | None = Field(
-        default=None, description="integer/number: greatest value; string/text: greatest length"
+    max: float | str | None = Field(
+        default=None,
+        description="integer/number: greatest value, or the name of another numeric field of the form; "
+        "string/text: greatest length; date: today or the name of another date field",
     )
     options: list[str] | None = Field(default=None, description="choice: the allowed values")
     in_period: bool = Field(default=False, description="date: must fall inside the task's period")
@@ -211,9 +215,14 @@ class FormField(Strict):
             raise ValueError("options are only for choice fields")
         if self.in_period and self.type != "date":
             raise ValueError("in_period is only for date fields")
-        if (self.min is not None or self.max is not None) and self.type in ("date", "boolean", "choice"):
+        bounds = [b for b in (self.min, self.max) if b is not None]
+        if bounds and self.type in ("boolean", "choice"):
             raise ValueError(f"min/max do not apply to {self.type} fields")
-        if self.min is not None and self.max is not None and self.min > self.max:
+        if self.type == "date" and any(not isinstance(b, str) for b in bounds):
+            raise ValueError("a date field's min/max is today or the name of another date field")
+        if self.type in ("string", "text") and any(isinstance(b, str) for b in bounds):
+            raise ValueError("a text field's min/max is a number of characters")
+        if isinstance(self.min, float) and isinstance(self.max, float) and self.min > self.max:
             raise ValueError("min is greater than max")
         return self
 
@@ -264,7 +273,26 @@ class Completion(Strict):
         for name in form:
             if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
                 raise ValueError(f"form field name {name!r} must be lower-case letters, digits or _")
+        for name, spec in form.items():
+            for bound in (spec.min, spec.max):
+                if isinstance(bound, str):
+                    _check_bound(form, name, spec, bound)
         return form
+
+
+def _check_bound(form: dict[str, FormField], name: str, spec: FormField, bound: str) -> None:
+    """A bound that names something: today (dates) or another field of the same kind."""
+    if spec.type == "date" and bound == "today":
+        return
+    numeric = ("integer", "number")
+    other = form.get(bound)
+    if other is None or bound == name:
+        hint = "today or " if spec.type == "date" else ""
+        raise ValueError(f"form field {name}: bound {bound!r} is not {hint}another field of this form")
+    if (spec.type == "date") != (other.type == "date") or (spec.type in numeric) != (other.type in numeric):
+        raise ValueError(
+            f"form field {name}: bound {bound!r} is a {other.type} field; compare like with like"
+        )
 
 
 # --- escalation ------------------------------------------------------------------

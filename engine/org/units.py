@@ -2,13 +2,13 @@
 
 A file is refused whole — every problem named by row and column — on an unknown
 parent, a cycle, a duplicate code, an unknown level, a child not below its parent's
-level, or bad JSON in `attrs`/`contacts`. Nothing is written then.
+level, or bad JSON in `attrs`/`contacts`. Nothing is written then. An import changes
+only what the file gives: a column it lacks or a blank cell keeps the stored value,
+`-` clears it (a blank parent_code keeps the parent; `-` makes a top-level union).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,22 +23,33 @@ from duban.engine.access.actors import Actor
 from duban.engine.errors import ImportRefused, Problem
 from duban.engine.language.model import LEVEL_ORDER
 from duban.engine.org import tree
-from duban.engine.org.contacts import parse_contacts
+from duban.engine.org.rows import CODE, UnitRow, parse_rows
 from duban.engine.org.sheets import Row, read_rows
 from duban.engine.store import audit
 from duban.engine.store.db import is_sqlite
 from duban.engine.store.models import Unit
 
 units = Unit.__table__
-CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-TAG = re.compile(r"[a-z0-9_]+")
 CHUNK = 2000
+REQUIRED = ["code", "name", "parent_code", "level"]
+OPTIONAL = ["tags", "attrs", "contacts"]
+FIELDS = ("name", "level", "tags", "attrs", "contacts")
 
 Progress = Callable[[int, int], None]  # (done, total)
 
 
+@dataclass(frozen=True)
+class UnitFile:
+    """A unit file read and checked row by row, before any database is touched."""
+
+    name: str
+    rows: list[Resolved]
+
+
 @dataclass
-class UnitRow:
+class Resolved:
+    """A row with what the file left blank taken from the stored unit."""
+
     line: int
     code: str
     name: str
@@ -46,26 +57,51 @@ class UnitRow:
     level: str
     tags: list[str]
     attrs: dict[str, Any]
-    contacts: dict[str, Any] | None
+    contacts: dict[str, Any]
+
+
+@dataclass
+class Change:
+    """What an import does to one unit: create it, move it, change some fields."""
+
+    code: str
+    created: bool = False
+    moved_from: str | None = None
+    moved_to: str | None = None
+    fields: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "created": self.created, "fields": self.fields}
+        if self.moved_to is not None:
+            out["moved"] = {"from": self.moved_from or None, "to": self.moved_to or None}
+        return out
 
 
 @dataclass
 class ImportResult:
-    """What an import did."""
+    """What an import did (or, on a dry run, would do)."""
 
     created: int = 0
     updated: int = 0
     moved: int = 0
     unchanged: int = 0
     codes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    changes: list[Change] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, int]:
-        return {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "created": self.created,
             "updated": self.updated,
             "moved": self.moved,
             "unchanged": self.unchanged,
         }
+        if self.dry_run:
+            out["dry_run"] = True
+            out["changes"] = [
+                c.to_json() for c in self.changes if c.created or c.fields or c.moved_to is not None
+            ]
+        return out
 
 
 def tags_text(tags: list[str]) -> str:
@@ -73,78 +109,125 @@ def tags_text(tags: list[str]) -> str:
     return ";" + ";".join(sorted(set(tags))) + ";" if tags else ""
 
 
+def read_units(path: Path) -> UnitFile:
+    """Read and check a unit file (CSV or XLSX) without the database; ImportRefused names every problem."""
+    name = str(path)
+    rows = read_rows(path, REQUIRED, OPTIONAL)
+    parsed, problems = parse_rows(UnitRow, name, rows, ["code", "name", "level"])
+    problems += _duplicates(name, rows)
+    if problems:
+        problems.sort(key=lambda p: int(p.where.rsplit(":", 1)[1]) if p.where != name else 0)
+        raise ImportRefused(problems)
+    return UnitFile(name, parsed)
+
+
 def import_units(
-    session: Session, now: datetime, actor: Actor, path: Path, progress: Progress | None = None
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    source: Path | UnitFile,
+    progress: Progress | None = None,
+    *,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Validate the whole file, then create, update and move units (upsert by code)."""
-    rows = read_rows(path, ["code", "name", "parent_code", "level"], ["tags", "attrs", "contacts"])
-    parsed, problems = _parse(str(path), rows)
-    existing = _existing(session, [r.code for r in parsed] + [r.parent_code for r in parsed if r.parent_code])
-    problems += _check_tree(str(path), parsed, existing)
+    """Check the file against the tree, then create, update and move units (upsert by code).
+
+    Read the file with `read_units` before opening the write session: parsing a large
+    file then holds no lock. A dry run checks everything and writes nothing.
+    """
+    file = source if isinstance(source, UnitFile) else read_units(source)
+    wanted = [r.code for r in file.rows] + [r.parent_code for r in file.rows if r.parent_code]
+    existing = _existing(session, wanted)
+    resolved = [_resolve(r, existing.get(r.code)) for r in file.rows]
+    # A parent kept from the database (blank parent_code) must be known for the level checks.
+    existing |= _existing(session, [r.parent_code for r in resolved if r.parent_code not in existing])
+    problems = _check_tree(file.name, resolved, existing)
     if not actor.is_operator:
-        problems += _check_scope(str(path), parsed, existing, actor)
+        problems += _check_scope(file.name, resolved, existing, actor)
     if problems:
         raise ImportRefused(problems)
-    return _apply(session, now, actor, str(path), _topological(parsed), existing, progress)
+    ordered = _topological(resolved)
+    changes = [_change(r, existing.get(r.code)) for r in ordered]
+    result = ImportResult(
+        created=sum(c.created for c in changes),
+        updated=sum(bool(c.fields) for c in changes),
+        moved=sum(c.moved_to is not None for c in changes),
+        unchanged=sum(not (c.created or c.fields or c.moved_to is not None) for c in changes),
+        codes=[r.code for r in ordered],
+        dry_run=dry_run,
+        changes=changes,
+    )
+    if not dry_run:
+        _apply(session, now, actor, file.name, ordered, existing, changes, progress)
+        audit.record(
+            session,
+            now,
+            actor.name,
+            "units.imported",
+            payload={"file": Path(file.name).name, **result.to_json()},
+        )
+    return result
 
 
-def _parse(name: str, rows: list[Row]) -> tuple[list[UnitRow], list[Problem]]:
-    problems: list[Problem] = []
+def _duplicates(name: str, rows: list[Row]) -> list[Problem]:
     seen: dict[str, int] = {}
-    out = []
+    problems = []
     for row in rows:
-        where = f"{name}:{row.line}"
-        c = row.cells
-        code, parent = c.get("code", ""), c.get("parent_code", "")
-        before = len(problems)
-        if not CODE.fullmatch(code):
+        code = row.cells.get("code", "")
+        if code in seen and CODE.fullmatch(code):
             problems.append(
-                Problem(where, "code", f"{code!r} is not a code (letters, digits, . _ -; at most 64)")
+                Problem(f"{name}:{row.line}", "code", f"duplicate code {code} (first on line {seen[code]})")
             )
-        elif code in seen:
-            problems.append(Problem(where, "code", f"duplicate code {code} (first on line {seen[code]})"))
-        else:
-            seen[code] = row.line
-        if not c.get("name"):
-            problems.append(Problem(where, "name", "a unit needs a name"))
-        level = c.get("level", "")
-        if level not in LEVEL_ORDER:
-            problems.append(
-                Problem(where, "level", f"unknown level {level!r}; one of {', '.join(LEVEL_ORDER)}")
-            )
-        if parent and parent == code:
-            problems.append(Problem(where, "parent_code", "a unit cannot be its own parent"))
-        tags = [t.strip() for t in c.get("tags", "").split(";") if t.strip()]
-        for tag in tags:
-            if not TAG.fullmatch(tag):
-                problems.append(
-                    Problem(where, "tags", f"tag {tag!r} must be lower-case letters, digits or _")
-                )
-        attrs = _json_object(c.get("attrs", ""), where, "attrs", problems)
-        contacts = None
-        if c.get("contacts"):
-            raw = _json_object(c["contacts"], where, "contacts", problems)
-            try:
-                contacts = parse_contacts(raw)
-            except ValueError as exc:
-                problems.append(Problem(where, "contacts", str(exc)))
-        if len(problems) == before:
-            out.append(UnitRow(row.line, code, c["name"], parent, level, tags, attrs, contacts))
-    return out, problems
+        seen.setdefault(code, row.line)
+    return problems
 
 
-def _json_object(raw: str, where: str, column: str, problems: list[Problem]) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        problems.append(Problem(where, column, f"bad JSON ({exc.msg} at character {exc.pos + 1})"))
-        return {}
-    if not isinstance(value, dict):
-        problems.append(Problem(where, column, 'must be a JSON object, like {"members": 120}'))
-        return {}
-    return value
+def _resolve(row: UnitRow, known: Known | None) -> Resolved:
+    def pick(column: str, stored: Any, empty: Any) -> Any:
+        if row.given(column):
+            value = getattr(row, column)
+            return empty if value is None else value
+        return stored if known is not None else empty
+
+    k = known
+    return Resolved(
+        row.line,
+        row.code,
+        row.name,
+        pick("parent_code", k and k.parent_code, ""),
+        row.level,
+        pick("tags", k and [t for t in k.tags.split(";") if t], []),
+        pick("attrs", k and k.attrs, {}),
+        pick("contacts", k and k.contacts, {}),
+    )
+
+
+def _values(r: Resolved) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "level": r.level,
+        "tags": tags_text(r.tags),
+        "attrs": r.attrs,
+        "contacts": r.contacts,
+    }
+
+
+def _change(r: Resolved, known: Known | None) -> Change:
+    if known is None:
+        return Change(r.code, created=True)
+    change = Change(r.code)
+    if r.parent_code != known.parent_code:
+        change.moved_from, change.moved_to = known.parent_code, r.parent_code
+    old = {
+        "name": known.name,
+        "level": known.level,
+        "tags": known.tags,
+        "attrs": known.attrs,
+        "contacts": known.contacts,
+    }
+    new = _values(r)
+    change.fields = [f for f in FIELDS if new[f] != old[f]]
+    return change
 
 
 @dataclass
@@ -186,7 +269,7 @@ def _existing(session: Session, codes: list[str]) -> dict[str, Known]:
     return out
 
 
-def _check_tree(name: str, rows: list[UnitRow], existing: dict[str, Known]) -> list[Problem]:
+def _check_tree(name: str, rows: list[Resolved], existing: dict[str, Known]) -> list[Problem]:
     problems = []
     in_file = {r.code: r for r in rows}
     level_of = {code: k.level for code, k in existing.items()} | {r.code: r.level for r in rows}
@@ -223,14 +306,15 @@ def _check_tree(name: str, rows: list[UnitRow], existing: dict[str, Known]) -> l
     return problems
 
 
-def _check_scope(name: str, rows: list[UnitRow], existing: dict[str, Known], actor: Actor) -> list[Problem]:
+def _check_scope(name: str, rows: list[Resolved], existing: dict[str, Known], actor: Actor) -> list[Problem]:
     """An account reshapes only its own subtree; new top-level unions are the operator's."""
     problems = []
     for r in rows:
         where = f"{name}:{r.line}"
         known = existing.get(r.code)
         if known is not None and not permissions.sees(actor, known.path):
-            problems.append(Problem(where, "code", f"{r.code} is taken by a unit outside your subtree"))
+            # Said like any other code that cannot be used, so a refusal does not tell that it exists.
+            problems.append(Problem(where, "code", f"{r.code} cannot be used; choose another code"))
         parent = existing.get(r.parent_code)
         if parent is not None and not permissions.sees(actor, parent.path):
             problems.append(Problem(where, "parent_code", f"unknown parent {r.parent_code}"))
@@ -239,7 +323,7 @@ def _check_scope(name: str, rows: list[UnitRow], existing: dict[str, Known], act
     return problems
 
 
-def _subtree_cycles(name: str, rows: list[UnitRow], existing: dict[str, Known]) -> list[Problem]:
+def _subtree_cycles(name: str, rows: list[Resolved], existing: dict[str, Known]) -> list[Problem]:
     """A move under one's own (stored) descendant is a cycle too."""
     problems = []
     for r in rows:
@@ -251,7 +335,7 @@ def _subtree_cycles(name: str, rows: list[UnitRow], existing: dict[str, Known]) 
     return problems
 
 
-def _topological(rows: list[UnitRow]) -> list[UnitRow]:
+def _topological(rows: list[Resolved]) -> list[Resolved]:
     """Parents before children, so every parent's path is known when a child needs it (cycles are refused earlier)."""
     in_file = {r.code: r for r in rows}
     depth: dict[str, int] = {}
@@ -273,17 +357,16 @@ def _apply(
     now: datetime,
     actor: Actor,
     name: str,
-    rows: list[UnitRow],
+    rows: list[Resolved],
     existing: dict[str, Known],
+    changes: list[Change],
     progress: Progress | None,
-) -> ImportResult:
-    result = ImportResult()
+) -> None:
     path_of = {code: (k.id, k.path, k.depth) for code, k in existing.items()}
     new_rows = [r for r in rows if r.code not in existing]
-    ids = _allocate_ids(session, len(new_rows))
-    new_ids = {r.code: i for r, i in zip(new_rows, ids, strict=False)}
-    changes, inserts = [], []
-    for r in rows:
+    new_ids = dict(zip([r.code for r in new_rows], _allocate_ids(session, len(new_rows)), strict=True))
+    updates, inserts = [], []
+    for r, change in zip(rows, changes, strict=True):
         known = existing.get(r.code)
         parent = path_of.get(r.parent_code) if r.parent_code else None
         if known is None:
@@ -292,64 +375,21 @@ def _apply(
             d = parent[2] + 1 if parent else 0
             path_of[r.code] = (uid, p, d)
             inserts.append(
-                {
-                    "id": uid,
-                    "code": r.code,
-                    "name": r.name,
-                    "parent_id": parent[0] if parent else None,
-                    "level": r.level,
-                    "path": p,
-                    "depth": d,
-                    "tags": tags_text(r.tags),
-                    "attrs": r.attrs,
-                    "contacts": r.contacts or {},
-                    "changed_at": now,
-                }
+                {"id": uid, "code": r.code, "parent_id": parent[0] if parent else None, "path": p, "depth": d}
+                | _values(r)
+                | {"changed_at": now}
             )
-            result.created += 1
             continue
-        if r.parent_code != known.parent_code:
-            old = session.scalar(select(units.c.path).where(units.c.id == known.id))
-            new_path = (parent[1] if parent else "") + tree.segment(known.id)
-            new_depth = parent[2] + 1 if parent else 0
-            tree.move_subtree(session, old, new_path, new_depth - known.depth, now)
-            session.execute(
-                update(units).where(units.c.id == known.id).values(parent_id=parent[0] if parent else None)
-            )
-            audit.record(
-                session,
-                now,
-                actor.name,
-                "unit.moved",
-                unit_id=known.id,
-                payload={"code": r.code, "from": known.parent_code, "to": r.parent_code},
-            )
-            path_of[r.code] = (known.id, new_path, new_depth)
-            result.moved += 1
-        values = {"name": r.name, "level": r.level, "tags": tags_text(r.tags), "attrs": r.attrs}
-        if r.contacts is not None:
-            values["contacts"] = r.contacts
-        old_values = {"name": known.name, "level": known.level, "tags": known.tags, "attrs": known.attrs}
-        if r.contacts is not None:
-            old_values["contacts"] = known.contacts
-        if values != old_values:
-            changes.append(
-                {
-                    "b_id": known.id,
-                    **values,
-                    "contacts": values.get("contacts", known.contacts),
-                    "changed_at": now,
-                }
-            )
-            result.updated += 1
-        elif r.parent_code == known.parent_code:
-            result.unchanged += 1
+        if change.moved_to is not None:
+            path_of[r.code] = _move(session, now, actor, r, known, parent)
+        if change.fields:
+            updates.append({"b_id": known.id, **_values(r), "changed_at": now})
     done = len(rows) - len(inserts)
     for start in range(0, len(inserts), CHUNK):
         session.execute(insert(units), inserts[start : start + CHUNK])
         if progress:
             progress(done + min(start + CHUNK, len(inserts)), len(rows))
-    if changes:
+    if updates:
         session.execute(
             update(units)
             .where(units.c.id == bindparam("b_id"))
@@ -361,13 +401,34 @@ def _apply(
                 contacts=bindparam("contacts"),
                 changed_at=bindparam("changed_at"),
             ),
-            changes,
+            updates,
         )
-    result.codes = [r.code for r in rows]
-    audit.record(
-        session, now, actor.name, "units.imported", payload={"file": Path(name).name, **result.to_json()}
+
+
+def _move(
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    r: Resolved,
+    known: Known,
+    parent: tuple[int, str, int] | None,
+) -> tuple[int, str, int]:
+    old = session.scalar(select(units.c.path).where(units.c.id == known.id))
+    new_path = (parent[1] if parent else "") + tree.segment(known.id)
+    new_depth = parent[2] + 1 if parent else 0
+    tree.move_subtree(session, old, new_path, new_depth - known.depth, now)
+    session.execute(
+        update(units).where(units.c.id == known.id).values(parent_id=parent[0] if parent else None)
     )
-    return result
+    audit.record(
+        session,
+        now,
+        actor.name,
+        "unit.moved",
+        unit_id=known.id,
+        payload={"code": r.code, "from": known.parent_code, "to": r.parent_code},
+    )
+    return known.id, new_path, new_depth
 
 
 def _allocate_ids(session: Session, count: int) -> list[int]:

@@ -13,7 +13,6 @@ deadline computed on a guess can be recomputed once the year's schedule arrives.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,12 +22,11 @@ from typing import Any
 
 import chinese_calendar
 import yaml
+from pydantic import ValidationError
 
 from duban.engine.errors import InvalidInput, Problem
-
-# Years outside this range in an override file are almost certainly typos (20277).
-_MIN_YEAR = 1900
-_MAX_YEAR = 2999
+from duban.engine.time.override_file import OverrideFile
+from duban.engine.validation import problems_of
 
 # A schedule that leaves a year without one working day is wrong data; stop looking
 # after this many empty years instead of walking to the end of time.
@@ -318,53 +316,11 @@ def _construct_mapping(loader: _OverrideLoader, node: yaml.MappingNode) -> dict[
 
 _OverrideLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-class _Collector:
-    """Gathers every problem in one file so the operator fixes them in one pass."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-        self.problems: list[Problem] = []
-
-    def add(self, field_path: str, message: str) -> None:
-        self.problems.append(Problem(where=self.where, field=field_path, message=message))
-
-    def dates(self, value: Any, field_path: str, year: int | None = None) -> dict[date, str]:
-        """The dates in a list, each with the field path it came from."""
-        if value is None:
-            return {}
-        if not isinstance(value, list):
-            self.add(field_path, "must be a list of dates (YYYY-MM-DD)")
-            return {}
-        found: dict[date, str] = {}
-        for index, item in enumerate(value):
-            where = f"{field_path}[{index}]"
-            text = str(item) if isinstance(item, (str, int)) else None
-            if text is None or not _DATE.fullmatch(text):
-                self.add(where, f"{item!r} is not a date (YYYY-MM-DD)")
-                continue
-            try:
-                day = date.fromisoformat(text)
-            except ValueError:
-                self.add(where, f"{text} is not a day of the calendar")
-                continue
-            if year is not None and day.year != year:
-                self.add(where, f"{text} is not in {year}")
-                continue
-            found.setdefault(day, where)
-        return found
-
-    def disjoint(self, holidays: dict[date, str], workdays: dict[date, str]) -> None:
-        """A day cannot be both a rest day and a working day."""
-        for day in sorted(holidays.keys() & workdays.keys()):
-            self.add(workdays[day], f"{day} is also listed as a holiday at {holidays[day]}")
+_EXPECTED_KEYS = {1: "years, holidays or workdays", 3: "holidays or workdays"}
 
 
 def parse_override(text: str, where: str) -> Override:
     """Parse the text of an override file; InvalidInput lists every problem with `where` and the key."""
-    problems = _Collector(where)
     try:
         data = yaml.load(text, Loader=_OverrideLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -377,48 +333,21 @@ def parse_override(text: str, where: str) -> Override:
         return Override({}, frozenset(), frozenset())
     if not isinstance(data, dict):
         raise InvalidInput([Problem(where, "", "must be a mapping with years, holidays and workdays")])
-
-    for key in data:
-        if key not in ("years", "holidays", "workdays"):
-            problems.add(str(key), "unknown key; expected years, holidays or workdays")
-
-    years: dict[int, YearSchedule] = {}
-    raw_years = data.get("years")
-    if raw_years is not None and not isinstance(raw_years, dict):
-        problems.add("years", "must be a mapping of year to {holidays: [...], workdays: [...]}")
-        raw_years = None
-    for raw_year, block in (raw_years or {}).items():
-        path = f"years.{raw_year}"
-        text_year = str(raw_year)
-        if isinstance(raw_year, bool) or not re.fullmatch(r"\d{4}", text_year):
-            problems.add(path, "a year must be four digits, e.g. 2027")
-            continue
-        year = int(text_year)
-        if not _MIN_YEAR <= year <= _MAX_YEAR:
-            problems.add(path, f"year {year} is outside {_MIN_YEAR}-{_MAX_YEAR}")
-            continue
-        if not isinstance(block, dict):
-            problems.add(path, "must be a mapping with holidays and workdays")
-            continue
-        for key in block:
-            if key not in ("holidays", "workdays"):
-                problems.add(f"{path}.{key}", "unknown key; expected holidays or workdays")
-        if not block.get("holidays"):
-            # Every published schedule has New Year's Day; an empty list would make the
-            # year "known" with weekends alone, silently.
-            problems.add(f"{path}.holidays", "a year's schedule must list its holidays")
-        holidays = problems.dates(block.get("holidays"), f"{path}.holidays", year)
-        workdays = problems.dates(block.get("workdays"), f"{path}.workdays", year)
-        problems.disjoint(holidays, workdays)
-        years[year] = YearSchedule(year, frozenset(holidays), frozenset(workdays))
-
-    extra_holidays = problems.dates(data.get("holidays"), "holidays")
-    extra_workdays = problems.dates(data.get("workdays"), "workdays")
-    problems.disjoint(extra_holidays, extra_workdays)
-
-    if problems.problems:
-        raise InvalidInput(problems.problems)
-    return Override(years, frozenset(extra_holidays), frozenset(extra_workdays))
+    try:
+        parsed = OverrideFile.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_of(exc, where, wording={"extra_forbidden": "unknown key"})
+        for p in problems:
+            if p.message == "unknown key":
+                p.message += (
+                    f"; expected {_EXPECTED_KEYS.get(p.field.count('.') + 1, 'holidays or workdays')}"
+                )
+        raise InvalidInput(problems) from None
+    years = {
+        year: YearSchedule(year, frozenset(block.holidays), frozenset(block.workdays))
+        for year, block in parsed.years.items()
+    }
+    return Override(years, frozenset(parsed.holidays), frozenset(parsed.workdays))
 
 
 def load_override(path: Path) -> Override:

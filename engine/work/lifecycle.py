@@ -164,7 +164,7 @@ def _submit(
     where = f"task {task_id}"
     counting = completion.target is not None or ctx.defn.times > 1
     _move(ctx, "progress" if counting else "submit")
-    clean = validate_form(completion, form, ctx.task.period, where)
+    clean = validate_form(completion, form, ctx.task.period, where, rt.local(rt.now()).date())
     already = session.scalar(select(func.count()).where(Attachment.task_id == task_id)) or 0
     check_attachments(completion, [f.label for f in files], already, where)
     increment = _increment(ctx, progress, where)

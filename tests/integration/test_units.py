@@ -161,7 +161,7 @@ def test_people_import(db: Engine, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with write_session(db) as s:
-        assert import_people(s, NOW, OPERATOR, path) == {"created": 2, "updated": 0}
+        assert import_people(s, NOW, OPERATOR, path) == {"created": 2, "updated": 0, "unchanged": 0}
     before = dump(db)
     bad = tmp_path / "bad.csv"
     bad.write_text("id,name,unit_code,kind,appointed_on,birthday\nP3,王五,G99,cadre,,\n", encoding="utf-8")
@@ -199,7 +199,7 @@ def test_an_account_imports_only_inside_its_subtree(db: Engine, tmp_path: Path) 
         import_units(s, NOW, actor_for(s, "k01-admin"), write_csv(tmp_path, body))
     message = str(refused.value).replace(str(tmp_path) + "/", "")
     assert "units.csv:3: parent_code: unknown parent T02" in message
-    assert "units.csv:4: code: G03 is taken by a unit outside your subtree" in message
+    assert "units.csv:4: code: G03 cannot be used; choose another code" in message
     assert "units.csv:5: parent_code: only the operator adds a top-level union" in message
     assert "units.csv:2" not in message
     assert dump(db) == before
