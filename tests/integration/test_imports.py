@@ -236,7 +236,7 @@ def test_people_change_only_the_columns_given(tree_db: Engine, tmp_path: Path) -
 def test_a_cadre_cannot_lose_the_date_of_appointment(tree_db: Engine, tmp_path: Path) -> None:
     path = people_file(tmp_path, "id,name,unit_code,kind,appointed_on\nP1,张三,G01,cadre,-\n")
     with pytest.raises(
-        ImportRefused, match="people.csv:2: appointed_on: a cadre needs the date of appointment"
+        ImportRefused, match=r"people\.csv:2: appointed_on: a cadre needs the date of appointment"
     ):
         read_people(path)
 
