@@ -5,10 +5,15 @@ them. Prefect orchestrates batches, never one run per task: the sweep is a few s
 working the one queue of due tasks in database batches; `FOR UPDATE SKIP LOCKED` hands each
 batch to one of them. (Splitting by subtree instead made each subtree's batches walk past
 the others' due tasks in the index: 1.3x one sweep's time run one after another, more at once.)
+
+Delivery runs inside the periodic flow, for most of the minute until the next run: a flow run
+on a process work pool starts a fresh interpreter (10-16 s of start-up on a busy worker), so a
+deployment of its own every 15 s spent more time starting than delivering and fell behind.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from functools import lru_cache
 
@@ -60,10 +65,23 @@ def open_new_periods(db_url: str | None = None, now: str | None = None) -> dict[
 
 
 @task(retries=2, retry_delay_seconds=[10, 60])
-def deliver(db_url: str | None = None, now: str | None = None) -> dict[str, int]:
-    """Deliver the outbox once (retries of single digests are the outbox's own backoff)."""
+def deliver(
+    db_url: str | None = None, now: str | None = None, seconds: float = 0.0, every: float = 5.0
+) -> dict[str, int]:
+    """Deliver the outbox, then again every `every` seconds until `seconds` have passed.
+
+    Retries of single digests are the outbox's own backoff. A pinned `now` (a replayed day)
+    delivers once: its clock does not move, so a second pass would find nothing new.
+    """
     settings, engine, rt = _wiring(db_url, now)
-    return deliver_outbox(engine, rt, transports(settings, rt.clock), **delivery_options(settings)).to_json()
+    sends, options = transports(settings, rt.clock), delivery_options(settings)
+    stop = time.monotonic() + seconds
+    passes: list[dict[str, int]] = []
+    while True:
+        passes.append(deliver_outbox(engine, rt, sends, **options).to_json())
+        if now is not None or time.monotonic() + every > stop:
+            return {**_sum(passes), "passes": len(passes)}
+        time.sleep(every)
 
 
 def _sum(results: list[dict[str, int]]) -> dict[str, int]:
@@ -76,12 +94,22 @@ def _sum(results: list[dict[str, int]]) -> dict[str, int]:
 
 @flow(name="duban-sweep", log_prints=False)
 def sweep_flow(
-    db_url: str | None = None, batch_size: int = 1000, now: str | None = None, sweepers: int = 2
+    db_url: str | None = None,
+    batch_size: int = 1000,
+    now: str | None = None,
+    sweepers: int = 2,
+    deliver_after: bool = False,
 ) -> dict[str, int]:
-    """Sweep everything due: `sweepers` tasks at once on the worker's task runner, sharing one queue."""
+    """Sweep everything due: `sweepers` tasks at once on the worker's task runner, sharing one queue.
+
+    `deliver_after` then delivers as of the same `now`, so a replayed day's notices go out
+    today instead of waiting in the outbox until that day comes.
+    """
     futures = sweep_queue.map(unmapped(db_url), unmapped(batch_size), unmapped(now), range(max(1, sweepers)))
     total = _sum([f.result() for f in futures])
     get_run_logger().info("sweep: %s by %d sweepers", total, max(1, sweepers))
+    if deliver_after:
+        total = {**total, **{f"deliver_{k}": v for k, v in deliver(db_url, now).items()}}
     return total
 
 
@@ -93,11 +121,23 @@ def new_periods_flow(db_url: str | None = None, now: str | None = None) -> dict[
 
 @flow(name="duban-periodic")
 def periodic_flow(
-    db_url: str | None = None, batch_size: int = 1000, now: str | None = None, sweepers: int = 2
+    db_url: str | None = None,
+    batch_size: int = 1000,
+    now: str | None = None,
+    sweepers: int = 2,
+    deliver_for: float = 0.0,
+    deliver_every: float = 5.0,
 ) -> dict[str, int]:
-    """New periods first (their tasks may already be due), then the sweep."""
+    """New periods first (their tasks may already be due), then the sweep, then delivery.
+
+    Delivery passes repeat every `deliver_every` seconds for `deliver_for` seconds (prefect.yaml:
+    50 of the 60 between runs), so one process start serves a minute of delivery.
+    """
     opened = open_new_periods(db_url, now)
-    return {**opened, **sweep_flow(db_url, batch_size, now, sweepers)}
+    swept = sweep_flow(db_url, batch_size, now, sweepers)
+    delivered = deliver(db_url, now, deliver_for, deliver_every)
+    get_run_logger().info("deliver: %s", delivered)
+    return {**opened, **swept, **{f"deliver_{k}": v for k, v in delivered.items()}}
 
 
 @flow(name="duban-deliver")

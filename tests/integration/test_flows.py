@@ -43,16 +43,28 @@ def test_periodic_sweep_and_delivery_flows(
         "scopes_reconciled": 0,
     }
     # Past the deadline: reminders skipped, the first escalation to each township, by three sweepers in batches of 3.
-    late = periodic_flow(db_url=url, batch_size=3, now="2027-03-03T10:00+08:00", sweepers=3)
+    # The same run delivers what it made, as of the replayed day (one pass: a pinned clock does not move).
+    late = periodic_flow(db_url=url, batch_size=3, now="2027-03-03T10:00+08:00", sweepers=3, deliver_for=30)
     assert (late["reminders_skipped"], late["escalations"], late["tasks_touched"]) == (30, 10, 10)
+    assert (late["deliver_inbox_items"], late["deliver_passes"]) == (10, 1)
     # Run again (a retried flow): nothing twice.
-    again = sweep_flow(db_url=url, now="2027-03-03T10:00+08:00")
-    assert again["escalations"] == 0
+    again = sweep_flow(db_url=url, now="2027-03-03T10:00+08:00", deliver_after=True)
+    assert (again["escalations"], again["deliver_inbox_items"]) == (0, 0)
     sent = deliver_flow(db_url=url, now="2027-03-03T10:01+08:00")
-    assert sent["inbox_items"] == 10
+    assert sent["inbox_items"] == 0
 
     db = make_engine(url)
     with read_session(db) as s:
         assert s.scalar(select(func.count()).select_from(Notification)) == 10
         assert s.scalar(select(func.count()).select_from(InboxItem)) == 10
     db.dispose()
+
+
+def test_delivery_repeats_within_its_window_on_a_moving_clock(sqlite_template: Path, tmp_path: Path) -> None:
+    from duban.flows.prefect_flows import deliver
+
+    path = tmp_path / "window.db"
+    shutil.copy(sqlite_template, path)
+    result = deliver.fn(db_url=f"sqlite:///{path}", now=None, seconds=1.0, every=0.3)
+    # Passes at about 0, 0.3, 0.6 and 0.9 s; fewer when a pass itself is slow, never one past the window.
+    assert 2 <= result["passes"] <= 4
