@@ -23,11 +23,8 @@ from duban.cli.context import (
 )
 from duban.engine.errors import InvalidInput, Problem
 from duban.engine.language.loader import load_paths
-from duban.engine.language.model import EveryTrigger
 from duban.engine.org.sheets import read_rows
 from duban.engine.overview import reports
-from duban.engine.time.periods import period_of
-from duban.engine.time.timeline import compute_timeline, recurring_trigger_at
 from duban.engine.work import catalog, fanout
 from duban.engine.work.targets import split_target
 
@@ -77,12 +74,18 @@ def assign(
     due: str = typer.Option(None, "--due", help="A due date overriding the definition's (YYYY-MM-DD)."),
     until: str = typer.Option(None, "--until", help="Last day of a recurring assignment."),
     targets: Path = typer.Option(None, "--targets", help="CSV/XLSX of unit_code,value."),
+    late: str = typer.Option(
+        None,
+        "--late",
+        help="If the definition's fixed date has passed: skip (open the next period) or grace:P30D.",
+    ),
     by: str = BY,
     json: bool = JSON,
 ) -> None:
     """Assign a definition to a scope and create its tasks."""
     c = ctx_of(ctx)
     values = read_targets(targets) if targets else None
+    late_rule = fanout.late_rule(late)
     with c.write() as session:
         result = fanout.assign_definition(
             session,
@@ -93,12 +96,23 @@ def assign(
             due=parse_date(due, "--due"),
             until=parse_date(until, "--until"),
             targets=values,
+            late=late_rule,
         )
     if json:
         emit_json(result.to_json())
     else:
         period = f" for {result.period}" if result.period else ""
         out.print(f"assignment {result.assignment_id}: {result.created} tasks created{period}")
+        if result.late:
+            out.print(f"  {late_note(result.late, result.due_at)}")
+
+
+def late_note(late: dict[str, object], due_at: str | None) -> str:
+    """One line saying that the fixed date had passed and what the tasks got instead."""
+    if late["rule"] == "skip":
+        return f"the date {late['missed_due']} had passed: the next period's tasks were opened instead"
+    due = f", due {due_at[:10]}" if due_at else ""
+    return f"the date {late['missed_due']} had passed: {late['grace']} of grace from the assignment{due}"
 
 
 @assignments_app.command("list")
@@ -195,6 +209,7 @@ def preview(
     definition: str = typer.Argument(..., metavar="DEF_ID_OR_FILE"),
     at: str = typer.Option(..., "--at", help="The trigger instant (ISO-8601 with offset)."),
     due: str = typer.Option(None, "--due", help="An explicit due date, as an assignment would give."),
+    late: str = typer.Option(None, "--late", help="An assignment's late rule: skip or grace:P30D."),
     json: bool = JSON,
 ) -> None:
     """The timeline of one task triggered at --at: due, overdue, reminders and escalations."""
@@ -205,20 +220,10 @@ def preview(
     else:
         with c.read() as session:
             defn = catalog.definition_of(catalog.latest_version(session, definition))
-    trigger_at = parse_instant(at, "--at")
-    period = None
-    if isinstance(defn.trigger, EveryTrigger):
-        period = period_of(defn.trigger.every, rt.local(trigger_at).date())
-        trigger_at = recurring_trigger_at(period, trigger_at, rt.tz)
-    timeline = compute_timeline(
-        defn,
-        trigger_at,
-        period=period,
-        explicit_due=parse_date(due, "--due"),
-        calendar=rt.calendar,
-        tz=rt.tz,
-        reminder_time=rt.reminder_time,
+    opening = fanout.first_opening(
+        rt, defn, parse_instant(at, "--at"), parse_date(due, "--due"), fanout.late_rule(late)
     )
+    timeline, period = opening.timeline, opening.period
     doc = timeline.to_json()
     if period is not None:
         doc["period"] = period.label
@@ -226,9 +231,13 @@ def preview(
         emit_json(doc)
         return
     out.print(f"[bold]{shown(defn.id)}[/] — {shown(defn.title)}")
-    for key in ("period", "trigger_at", "due_at", "overdue_at"):
-        if key in doc:
+    for key in ("period", "window_opens_at", "trigger_at", "due_at", "overdue_at"):
+        if doc.get(key):
             out.print(f"  {key:12} {doc[key]}")
+    if doc["due_moved_from"]:
+        out.print(f"  moved from   {doc['due_moved_from']} (a rest day; on_rest_day: keep opts out)")
+    if doc["late_assignment"]:
+        out.print(f"  [yellow]{late_note(doc['late_assignment'], doc['due_at'])}[/]")
     for r in doc["reminders"]:
         out.print(f"  reminder     {r}")
     for e in doc["escalations"]:

@@ -20,7 +20,12 @@ PREVIEW = {
     "units": {"grassroots": 2},
     "tasks": 2,
     "period": "2026",
-    "timeline": {"trigger_at": "2026-01-01T00:00:00+08:00", "due_at": "2026-12-31T23:59:59.999999+08:00"},
+    "timeline": {
+        "trigger_at": "2026-01-01T00:00:00+08:00",
+        "due_at": "2026-12-31T23:59:59+08:00",
+        "due_moved_from": None,
+        "late_assignment": None,
+    },
 }
 
 
@@ -29,11 +34,19 @@ CODE = r"^[^\x00-\x1f\x7f]+$"
 
 
 class Scope(BaseModel):
-    """A definition, the unit whose subtree receives it, and an optional due date."""
+    """A definition, the unit whose subtree receives it, an optional due date and late-assignment rule."""
 
     definition: str = Field(max_length=64, pattern=CODE, examples=["member-congress"])
     scope: str = Field(max_length=64, pattern=CODE, examples=["K01"])
     due: date | None = None
+    late: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=CODE,
+        description="When the definition's fixed date has already passed: `skip` opens the next period, "
+        "`grace:P30D` gives that long from the assignment (the definition's rule, by default grace:P30D).",
+        examples=["grace:P30D"],
+    )
 
 
 class NewAssignment(Scope):
@@ -60,7 +73,9 @@ class Withdrawal(BaseModel):
 )
 def preview(ctx: Api, body: Scope) -> dict[str, Any]:
     with ctx.read() as s:
-        return fanout.preview_assignment(s, ctx.rt, ctx.actor, body.definition, body.scope, body.due)
+        return fanout.preview_assignment(
+            s, ctx.rt, ctx.actor, body.definition, body.scope, body.due, fanout.late_rule(body.late)
+        )
 
 
 @router.post(
@@ -69,7 +84,10 @@ def preview(ctx: Api, body: Scope) -> dict[str, Any]:
     summary="Assign a definition",
     description="Assign the newest version of a definition to a unit's subtree and create its first tasks "
     "(one transaction). An admin, within its subtree.",
-    responses=ok({"assignment_id": 3, "created": 2, "period": "2026"}, status=201),
+    responses=ok(
+        {"assignment_id": 3, "created": 2, "period": "2026", "due_at": "2026-12-31T23:59:59+08:00"},
+        status=201,
+    ),
 )
 def create(ctx: Api, body: NewAssignment) -> dict[str, Any]:
     with ctx.write() as s:
@@ -82,6 +100,7 @@ def create(ctx: Api, body: NewAssignment) -> dict[str, Any]:
             due=body.due,
             until=body.until,
             targets=body.targets,
+            late=fanout.late_rule(body.late),
         ).to_json()
 
 

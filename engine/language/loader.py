@@ -273,7 +273,8 @@ def _unknown_field(container: Loc, name: str) -> str:
 
 _UNION_FORMS = {
     "trigger": "assigned, {every: year|half_year|quarter|month|week, times: N} or {event: noun.verb}",
-    "due": '{after: P30D}, {workdays: 10}, {on: "06-30"} or end_of_period',
+    "due": '{after: P30D}, {workdays: 10}, {on: "06-30"}, end_of_period, '
+    "{before_holiday: spring_festival, workdays: 5} or set_at_assignment",
 }
 _UNION_NOUN = {"trigger": "a trigger", "due": "a deadline (due)"}
 _UNION_MEMBERS: dict[str, tuple[type[BaseModel], ...]] = {"trigger": get_args(Trigger), "due": get_args(Due)}
@@ -281,6 +282,8 @@ _UNION_MEMBERS: dict[str, tuple[type[BaseModel], ...]] = {"trigger": get_args(Tr
 # Definition's whole-file rules raise without a loc; their messages say which field.
 _WHOLE_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^due: (?P<rest>.*)$", re.DOTALL), "due"),
+    (re.compile(r"^window: (?P<rest>.*)$", re.DOTALL), "window"),
+    (re.compile(r"^late_assignment: (?P<rest>.*)$", re.DOTALL), "late_assignment"),
     (
         re.compile(r"^form field (?P<name>[a-z0-9_]+): (?P<rest>.*)$", re.DOTALL),
         "completion.form.{name}.in_period",
@@ -301,21 +304,24 @@ def _union_problems(field: str, raw: Any, errors: list[Any]) -> Iterator[_Locate
     if not isinstance(raw, dict):
         yield _Located((field,), f"{_show(raw)} is not {_UNION_NOUN[field]}; write one of {forms}")
         return
-    owner = {name: model for model in members for name in model.model_fields}
-    chosen = {owner[key] for key in raw if key in owner}
-    if len(chosen) > 1:
-        keys = " and ".join(k for k in raw if k in owner)
-        yield _Located((field,), f"{keys} cannot be combined; {_UNION_NOUN[field]} is one of {forms}")
-        return
-    if not chosen:
+    owner = {name for model in members for name in model.model_fields}
+    known = [key for key in raw if key in owner]
+    if not known:
         for key in raw:
-            close = difflib.get_close_matches(key, list(owner), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(key, sorted(owner), n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}? " if close else ""
             yield _Located(
                 (field, key), f"unknown field {key!r}; {hint}{_UNION_NOUN[field]} is one of {forms}"
             )
         return
-    model = chosen.pop()
+    # The form meant is the smallest one holding every known key ({workdays: N} is the
+    # plain count, not a before_holiday missing its holiday).
+    fitting = [m for m in members if set(known) <= set(m.model_fields)]
+    if not fitting:
+        keys = " and ".join(known)
+        yield _Located((field,), f"{keys} cannot be combined; {_UNION_NOUN[field]} is one of {forms}")
+        return
+    model = min(fitting, key=lambda m: len(m.model_fields))
     for error in errors:
         loc = tuple(error["loc"])
         if len(loc) < 2 or loc[1] != model.__name__:
@@ -392,11 +398,18 @@ def _line_of(lines: dict[Loc, int], loc: Loc) -> int:
 # --- the public face ----------------------------------------------------------------
 
 
+# Fields added to the language after definitions were first stored: at their default they
+# stay out of the digest, so reloading an unchanged file makes no new version.
+_LATER_DEFAULTS: dict[str, Any] = {"window": None, "on_rest_day": "next_working_day", "late_assignment": None}
+
+
 def digest_of(definition: Definition) -> str:
     """The sha256 of a definition's canonical JSON: same meaning, same digest."""
-    canonical = json.dumps(
-        definition.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    )
+    body = definition.model_dump(mode="json")
+    for key, default in _LATER_DEFAULTS.items():
+        if key in body and body[key] == default:
+            del body[key]
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

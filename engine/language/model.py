@@ -173,12 +173,162 @@ class DueEndOfPeriod(Strict):
     kind: Literal["end_of_period"] = "end_of_period"
 
 
-Due = DueAfter | DueWorkdays | DueOn | DueEndOfPeriod
+# The statutory holidays of 全国年节及纪念日放假办法, by the names a definition uses.
+HOLIDAYS = (
+    "new_year",
+    "spring_festival",
+    "qingming",
+    "labour_day",
+    "dragon_boat",
+    "mid_autumn",
+    "national_day",
+)
+
+
+class DueBeforeHoliday(Strict):
+    """The N-th working day before the first rest day of a statutory holiday's break in the task's year."""
+
+    before_holiday: str
+    workdays: int = Field(ge=1, le=250)
+
+    @field_validator("before_holiday")
+    @classmethod
+    def _holiday(cls, value: str) -> str:
+        if value not in HOLIDAYS:
+            raise ValueError(f"{value!r} is not a statutory holiday ({', '.join(HOLIDAYS)})")
+        return value
+
+
+class DueSetAtAssignment(Strict):
+    """择期: the assigning union gives the date; an assignment without one is refused."""
+
+    kind: Literal["set_at_assignment"] = "set_at_assignment"
+
+
+Due = DueAfter | DueWorkdays | DueOn | DueEndOfPeriod | DueBeforeHoliday | DueSetAtAssignment
+
+_DUE_WORDS: dict[str, Any] = {
+    "end_of_period": DueEndOfPeriod,
+    "set_at_assignment": DueSetAtAssignment,
+}
 
 
 def _parse_due(value: Any) -> Any:
-    if value == "end_of_period":
-        return DueEndOfPeriod()
+    if isinstance(value, str) and value in _DUE_WORDS:
+        return _DUE_WORDS[value]()
+    return value
+
+
+# --- time rules: window, rest days, late assignment ------------------------------
+
+
+def _month_day(value: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d{2})-(\d{2})", value)
+    if not match:
+        raise ValueError(f'{value!r} must be MM-DD, e.g. "07-01"')
+    month, day = int(match[1]), int(match[2])
+    days = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    if not (1 <= month <= 12 and 1 <= day <= days[month - 1]):
+        raise ValueError(f"{value!r} is not a day of the year")
+    if (month, day) == (2, 29):
+        raise ValueError("02-29 does not exist every year; use 02-28 or 03-01")
+    return month, day
+
+
+class Window(Strict):
+    """A stretch of the task's year the work belongs to: from `not_before` to `until` (MM-DD, both included)."""
+
+    not_before: str = "01-01"
+    until: str = "12-31"
+
+    @field_validator("not_before", "until")
+    @classmethod
+    def _day(cls, value: str) -> str:
+        _month_day(value)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if _month_day(self.until) < _month_day(self.not_before):
+            raise ValueError(f"until {self.until} is before not_before {self.not_before}")
+        return self
+
+    @property
+    def start(self) -> tuple[int, int]:
+        """The first (month, day) of the window."""
+        return _month_day(self.not_before)
+
+    @property
+    def end(self) -> tuple[int, int]:
+        """The last (month, day) of the window."""
+        return _month_day(self.until)
+
+
+# The named halves a plan writes as 上半年 / 下半年.
+WINDOWS = {
+    "first_half": Window(not_before="01-01", until="06-30"),
+    "second_half": Window(not_before="07-01", until="12-31"),
+}
+
+
+def _parse_window(value: Any) -> Any:
+    if isinstance(value, str):
+        if value in WINDOWS:
+            return WINDOWS[value]
+        raise ValueError(
+            f'{value!r} is not a window; write first_half, second_half or {{not_before: "07-01"}}'
+        )
+    return value
+
+
+class OnRestDay(StrEnum):
+    """What a deadline that falls on a rest day does (民法典 第二百零三条 moves it)."""
+
+    next_working_day = "next_working_day"
+    keep = "keep"
+
+
+class LateAssignment(Strict):
+    """What a task gets when its fixed date has already passed at assignment: skip, or a grace period."""
+
+    skip: bool = False
+    grace: str | None = None
+
+    @field_validator("grace")
+    @classmethod
+    def _grace(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        span = parse_duration(value)
+        if not span.date_granular:
+            raise ValueError(f"{value!r}: a grace period is whole days, e.g. P30D")
+        if span.years == span.months == span.days == 0:
+            raise ValueError(f"{value!r}: a grace period must be at least one day")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> LateAssignment:
+        if self.skip == (self.grace is not None):
+            raise ValueError("write either skip or {grace: P30D}, not both or neither")
+        return self
+
+    def __str__(self) -> str:
+        return "skip" if self.skip else f"grace:{self.grace}"
+
+
+# Nothing is born overdue by surprise: a fixed date already passed gives 30 days from the assignment.
+DEFAULT_LATE = LateAssignment(grace="P30D")
+
+
+def parse_late(value: Any) -> Any:
+    """`skip`, `grace:P30D` (the command line's spelling) or a mapping, as a LateAssignment's input."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "skip":
+            return LateAssignment(skip=True)
+        if text.startswith("grace:"):
+            return {"grace": text.removeprefix("grace:").strip()}
+        raise ValueError(f"{value!r} is not a late-assignment rule; write skip or {{grace: P30D}}")
     return value
 
 
@@ -326,6 +476,9 @@ class Definition(Strict):
     completion: Completion = Field(default_factory=Completion)
     approval: list[str] = Field(default_factory=list)
     escalation: list[EscalationStep] = Field(default_factory=list)
+    window: Window | None = None
+    on_rest_day: OnRestDay = OnRestDay.next_working_day
+    late_assignment: LateAssignment | None = None
 
     @field_validator("id")
     @classmethod
@@ -343,6 +496,16 @@ class Definition(Strict):
     @classmethod
     def _due(cls, value: Any) -> Any:
         return _parse_due(value)
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        return _parse_window(value)
+
+    @field_validator("late_assignment", mode="before")
+    @classmethod
+    def _late(cls, value: Any) -> Any:
+        return parse_late(value)
 
     @field_validator("reminders")
     @classmethod
@@ -372,7 +535,41 @@ class Definition(Strict):
         for name, spec in self.completion.form.items():
             if spec.in_period and not recurring:
                 raise ValueError(f"form field {name}: in_period needs a recurring trigger")
+        self._check_time_rules(recurring)
         return self
+
+    def _check_time_rules(self, recurring: bool) -> None:
+        yearly_or_once = isinstance(self.trigger, AssignedTrigger) or (
+            recurring and self.trigger.every == Every.year  # type: ignore[union-attr]
+        )
+        if isinstance(self.due, DueSetAtAssignment) and not isinstance(self.trigger, AssignedTrigger):
+            raise ValueError(
+                "due: set_at_assignment needs trigger: assigned (one date for one task per unit)"
+            )
+        if isinstance(self.due, DueBeforeHoliday) and not yearly_or_once:
+            raise ValueError("due: before_holiday needs trigger every: year or assigned")
+        if self.window is not None:
+            if not yearly_or_once:
+                raise ValueError("window: a window within the year needs trigger every: year or assigned")
+            if isinstance(self.due, DueOn) and _month_day(self.due.on) < self.window.start:
+                raise ValueError(f"window: the due date {self.due.on} is before the window opens")
+        if self.late_assignment is not None and not self.fixed_due:
+            raise ValueError(
+                "late_assignment: only a fixed date (on, before_holiday, a window's end) can have "
+                "passed at assignment"
+            )
+
+    @property
+    def fixed_due(self) -> bool:
+        """Whether the deadline is a date of the year that may already have passed when the item is assigned."""
+        return isinstance(self.due, (DueOn, DueBeforeHoliday)) or (
+            self.window is not None and self.due is None
+        )
+
+    @property
+    def late_rule(self) -> LateAssignment:
+        """The late-assignment rule in force: the definition's, or the default grace."""
+        return self.late_assignment or DEFAULT_LATE
 
     @property
     def recurring(self) -> bool:

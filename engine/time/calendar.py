@@ -6,9 +6,11 @@ maintained `chinesecalendar` package (the State Council's yearly notices), and a
 deployment override file can add local holidays and working days and whole years
 the package does not know yet.
 
-A year that neither source knows is *unknown*: its days are judged by weekends
-alone, and every answer that looked at such a day says so (`provisional`), so a
-deadline computed on a guess can be recomputed once the year's schedule arrives.
+A year that neither source knows is *unknown*: its rest days are the weekends and
+the holidays the law fixes (全国年节及纪念日放假办法, see `holidays`), its make-up
+working days are not guessed, and every answer that looked at such a day says so
+(`provisional`), so a deadline computed on a guess can be recomputed once the
+year's schedule arrives.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ import yaml
 from pydantic import ValidationError
 
 from duban.engine.errors import InvalidInput, Problem
+from duban.engine.time.holidays import anchor_day, statutory_rest_days
 from duban.engine.time.override_file import OverrideFile
 from duban.engine.validation import problems_of
 
 # A schedule that leaves a year without one working day is wrong data; stop looking
 # after this many empty years instead of walking to the end of time.
 _MAX_EMPTY_YEARS = 10
+
+# Looking for the edges of a holiday break stops this far from the holiday.
+_MAX_BREAK_DAYS = 40
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,8 @@ class WorkCalendar:
 
     def _build_rest(self, year: int) -> frozenset[date]:
         schedule = self._schedules.get(year)
-        holidays = schedule.holidays if schedule else frozenset()
+        # A year without its notice still has the holidays the law fixes.
+        holidays = schedule.holidays if schedule else statutory_rest_days(year)
         workdays = schedule.workdays if schedule else frozenset()
         rest: set[date] = set()
         day = date(year, 1, 1)
@@ -242,6 +249,56 @@ class WorkCalendar:
             index = len(work)
         raise ValueError(f"no working day in the {_MAX_EMPTY_YEARS} years before {day}: check the calendar")
 
+    def first_workday_on_or_after(self, day: date) -> tuple[date, bool]:
+        """`day` if it is a working day, else the next one; and whether an unknown year was consulted."""
+        if self.is_workday(day):
+            return day, not self.is_known(day.year)
+        found, provisional = self.add_workdays(day, 1)
+        return found, provisional or not self.is_known(day.year)
+
+    def workdays_before(self, day: date, n: int) -> tuple[date, bool]:
+        """The n-th working day strictly before `day`, and whether an unknown year was consulted."""
+        if n < 1:
+            raise ValueError(f"workdays_before needs n >= 1, not {n}")
+        year = day.year
+        provisional = not self.is_known(year)
+        work = self._workdays(year)
+        index = bisect_left(work, day)
+        remaining = n
+        for _ in range(n + _MAX_EMPTY_YEARS + 1):
+            if remaining <= index:
+                return work[index - remaining], provisional
+            remaining -= index
+            year -= 1
+            provisional = provisional or not self.is_known(year)
+            work = self._workdays(year)
+            index = len(work)
+        raise ValueError(f"no working day in the {_MAX_EMPTY_YEARS} years before {day}: check the calendar")
+
+    def holiday_break(self, name: str, year: int) -> tuple[date, date, bool]:
+        """The first and last rest day of statutory holiday `name`'s break in `year`, and whether it is provisional.
+
+        The break is the run of consecutive rest days around the holiday, weekends
+        included, so it is the notice's layout in a known year and the law's days
+        plus the weekends around them in an unknown one.
+        """
+        anchor = anchor_day(name, year)
+        one = timedelta(days=1)
+        first = last = anchor
+        # A local override may make the holiday itself a working day; the holiday's day
+        # then stands for the break. No break is longer than a few weeks.
+        if not self.is_workday(anchor):
+            for _ in range(_MAX_BREAK_DAYS):
+                if self.is_workday(first - one):
+                    break
+                first -= one
+            for _ in range(_MAX_BREAK_DAYS):
+                if self.is_workday(last + one):
+                    break
+                last += one
+        provisional = not (self.is_known(first.year) and self.is_known(last.year))
+        return first, last, provisional
+
     def workdays_between(self, first: date, last: date) -> list[date]:
         """The working days from `first` to `last`, both included."""
         found: list[date] = []
@@ -258,8 +315,9 @@ class WorkCalendar:
         year = today.year
         if not self.is_known(year):
             warnings.append(
-                f"the calendar does not know {year}: working-day deadlines in {year} are provisional "
-                f"(weekends only); add the State Council's {year} schedule to the override file"
+                f"the calendar does not know {year}: deadlines in {year} are provisional (weekends and "
+                f"the law's fixed holidays, no make-up working days); add the State Council's {year} "
+                f"schedule to the override file"
             )
         elif not self.is_known(year + 1):
             days_left = (date(year + 1, 1, 1) - today).days

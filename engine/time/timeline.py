@@ -8,6 +8,12 @@ Date-granular deadlines mean "by the end of that local day" and become overdue a
 the next local midnight; durations with a time part are exact instants. Calendar
 parts of a duration (years, months, days) move the local wall clock; time parts
 are elapsed time, so they are the same span whatever the zone's offset does.
+
+A computed deadline that falls on a rest day ends on the next working day (民法典
+第二百零三条) unless the definition says `on_rest_day: keep`; a date the assigner
+gives is kept as given. A fixed date of the year (`on`, `before_holiday`, a
+window's end) that has already passed when the task starts follows the
+late-assignment rule, so no task is born overdue by surprise.
 """
 
 from __future__ import annotations
@@ -19,7 +25,17 @@ from zoneinfo import ZoneInfo
 
 from duban.engine.errors import InvalidInput, Problem
 from duban.engine.language.durations import Duration, parse_duration
-from duban.engine.language.model import Definition, DueAfter, DueEndOfPeriod, DueOn, DueWorkdays
+from duban.engine.language.model import (
+    Definition,
+    DueAfter,
+    DueBeforeHoliday,
+    DueEndOfPeriod,
+    DueOn,
+    DueSetAtAssignment,
+    DueWorkdays,
+    LateAssignment,
+    OnRestDay,
+)
 from duban.engine.time.calendar import WorkCalendar
 from duban.engine.time.periods import Period, period_of
 
@@ -64,6 +80,21 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Late:
+    """The late-assignment rule a timeline applied: its fixed date had passed when the task started."""
+
+    rule: LateAssignment
+    missed: date  # the fixed due day that had already passed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": "skip" if self.rule.skip else "grace",
+            "grace": self.rule.grace,
+            "missed_due": self.missed.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
 class Timeline:
     """Every instant of one task, in the deployment's time zone."""
 
@@ -73,6 +104,16 @@ class Timeline:
     calendar_provisional: bool
     reminders: list[Reminder]
     escalations: list[Escalation]
+    # The rest day the deadline moved off (on_rest_day: next_working_day), if it did.
+    due_moved_from: date | None = None
+    # The start of the definition's window: nothing is reminded before it.
+    opens_at: datetime | None = None
+    late: Late | None = None
+
+    @property
+    def skips_period(self) -> bool:
+        """A recurring task whose date had passed under `late_assignment: skip`: the next period opens instead."""
+        return self.late is not None and self.late.rule.skip
 
     def actions(self) -> list[Action]:
         """Reminders and escalations as one list, in the order the sweep fires them."""
@@ -97,6 +138,9 @@ class Timeline:
             "calendar_provisional": self.calendar_provisional,
             "reminders": [r.at.isoformat() for r in self.reminders],
             "escalations": [{"at": e.at.isoformat(), "to": e.to, "level": e.level} for e in self.escalations],
+            "due_moved_from": self.due_moved_from.isoformat() if self.due_moved_from else None,
+            "window_opens_at": self.opens_at.isoformat() if self.opens_at else None,
+            "late_assignment": self.late.to_json() if self.late else None,
         }
 
 
@@ -105,6 +149,7 @@ class _Due:
     at: datetime
     day: date | None  # the local due day when date-granular; None for an exact instant
     provisional: bool
+    moved_from: date | None = None
 
 
 def _utc(instant: datetime) -> datetime:
@@ -133,52 +178,70 @@ def _shift(instant: datetime, span: Duration, sign: int, tz: ZoneInfo) -> dateti
 
 
 def _no_due(defn: Definition) -> InvalidInput:
-    return InvalidInput(
-        [
-            Problem(
-                where=f"definition {defn.id}",
-                field="due",
-                message="the definition has no due, so the assignment must give a due date",
-            )
-        ]
-    )
+    if isinstance(defn.due, DueSetAtAssignment):
+        message = "the definition's date is set at assignment (择期), so the assignment must give a due date"
+    else:
+        message = "the definition has no due, so the assignment must give a due date"
+    return InvalidInput([Problem(where=f"definition {defn.id}", field="due", message=message)])
 
 
-def _due(
+def _day(day: date, provisional: bool, tz: ZoneInfo) -> _Due:
+    return _Due(_end_of_day(day, tz), day, provisional)
+
+
+def _rule_due(
     defn: Definition,
-    trigger: datetime,
+    start: datetime,
     period: Period | None,
-    explicit_due: date | None,
+    year: int,
     calendar: WorkCalendar,
     tz: ZoneInfo,
 ) -> _Due:
-    if explicit_due is not None:
-        return _Due(_end_of_day(explicit_due, tz), explicit_due, False)
+    """The deadline the definition's rule gives, before any rest-day move; `start` is when counting begins."""
     rule = defn.due
-    if rule is None:
+    if rule is None and defn.window is not None:
+        return _day(date(year, *defn.window.end), False, tz)
+    if rule is None or isinstance(rule, DueSetAtAssignment):
         raise _no_due(defn)
     if isinstance(rule, DueAfter):
         span = parse_duration(rule.after)
         if span.date_granular:
-            day = span.add_to_date(trigger.date())
-            return _Due(_end_of_day(day, tz), day, False)
-        return _Due(_shift(trigger, span, 1, tz), None, False)
+            return _day(span.add_to_date(start.date()), False, tz)
+        return _Due(_shift(start, span, 1, tz), None, False)
     if isinstance(rule, DueWorkdays):
-        day, provisional = calendar.add_workdays(trigger.date(), rule.workdays)
-        return _Due(_end_of_day(day, tz), day, provisional)
-    if period is None:
-        raise ValueError(f"definition {defn.id}: a due date tied to a period needs the task's period")
+        day, provisional = calendar.add_workdays(start.date(), rule.workdays)
+        return _day(day, provisional, tz)
+    if isinstance(rule, DueBeforeHoliday):
+        first, _, break_provisional = calendar.holiday_break(rule.before_holiday, year)
+        day, provisional = calendar.workdays_before(first, rule.workdays)
+        return _day(day, provisional or break_provisional, tz)
     if isinstance(rule, DueOn):
-        if period.kind != "year":
+        if period is not None and period.kind != "year":
             raise ValueError(
                 f"definition {defn.id}: due on {rule.on} needs a yearly period, not {period.label}"
             )
         month, day_of_month = (int(part) for part in rule.on.split("-"))
-        day = date(period.start.year, month, day_of_month)
-        return _Due(_end_of_day(day, tz), day, False)
+        return _day(date(year, month, day_of_month), False, tz)
     if isinstance(rule, DueEndOfPeriod):
-        return _Due(_end_of_day(period.end, tz), period.end, False)
+        if period is None:
+            raise ValueError(f"definition {defn.id}: a due date tied to a period needs the task's period")
+        return _day(period.end, False, tz)
     raise TypeError(f"unknown due rule {rule!r}")
+
+
+def _off_rest_day(defn: Definition, due: _Due, calendar: WorkCalendar, tz: ZoneInfo) -> _Due:
+    """The deadline moved to the next working day when it falls on a rest day (unless the definition keeps it)."""
+    if due.day is None or defn.on_rest_day == OnRestDay.keep:
+        return due
+    day, provisional = calendar.first_workday_on_or_after(due.day)
+    moved_from = due.day if day != due.day else None
+    return _Due(_end_of_day(day, tz), day, due.provisional or provisional, moved_from)
+
+
+def _opens(defn: Definition, year: int, tz: ZoneInfo) -> datetime | None:
+    if defn.window is None:
+        return None
+    return datetime.combine(date(year, *defn.window.start), time(0), tzinfo=tz)
 
 
 def compute_timeline(
@@ -190,15 +253,40 @@ def compute_timeline(
     calendar: WorkCalendar,
     tz: ZoneInfo,
     reminder_time: time = time(9, 0),
+    late: LateAssignment | None = None,
 ) -> Timeline:
-    """The due, overdue, reminder and escalation instants of one task of `defn` triggered at `trigger_at`."""
+    """The due, overdue, reminder and escalation instants of one task of `defn` triggered at `trigger_at`.
+
+    `late` overrides the definition's late-assignment rule (an assignment's choice).
+    """
     _aware(trigger_at, "trigger_at")
     trigger = trigger_at.astimezone(tz)
     if period is None and defn.recurring:
         # A recurring task without a stated period belongs to the one its trigger falls in.
         period = period_of(defn.trigger.every, trigger.date())  # type: ignore[union-attr]
 
-    due = _due(defn, trigger, period, explicit_due, calendar, tz)
+    # The year a date of the year (on, before_holiday, a window) belongs to.
+    year = period.start.year if period is not None else trigger.date().year
+    opens_at = _opens(defn, year, tz)
+    missed: Late | None = None
+    if explicit_due is not None:
+        due = _day(explicit_due, False, tz)
+    else:
+        # Relative deadlines count from the window's opening when the task starts before it.
+        start = opens_at if opens_at is not None and _utc(opens_at) > _utc(trigger) else trigger
+        due = _off_rest_day(defn, _rule_due(defn, start, period, year, calendar, tz), calendar, tz)
+        if defn.fixed_due and due.day is not None and due.day < trigger.date():
+            rule = late or defn.late_rule
+            missed = Late(rule, due.moved_from or due.day)
+            if rule.skip and period is None:
+                # A one-off item takes the next year's date, window and all.
+                year += 1
+                opens_at = _opens(defn, year, tz)
+                start = opens_at if opens_at is not None and _utc(opens_at) > _utc(trigger) else trigger
+                due = _off_rest_day(defn, _rule_due(defn, start, period, year, calendar, tz), calendar, tz)
+            elif not rule.skip:
+                grace = parse_duration(rule.grace or "")
+                due = _off_rest_day(defn, _day(grace.add_to_date(trigger.date()), False, tz), calendar, tz)
     if due.day is not None:
         overdue_at = datetime.combine(due.day + timedelta(days=1), time(0), tzinfo=tz)
         due_day = due.day
@@ -220,9 +308,12 @@ def compute_timeline(
             at = _shift(due.at, offset, -1, tz)
             moved_provisional = False
         # A reminder at or before the trigger never applied; one at or after the
-        # overdue instant would remind of a deadline already missed.
+        # overdue instant would remind of a deadline already missed; one before the
+        # window opens would ask for work that does not belong there yet.
         key = _utc(at)
         if key <= _utc(trigger) or key >= _utc(overdue_at) or key in taken:
+            continue
+        if opens_at is not None and key < _utc(opens_at):
             continue
         taken.add(key)
         provisional = provisional or moved_provisional
@@ -241,6 +332,9 @@ def compute_timeline(
         calendar_provisional=provisional,
         reminders=reminders,
         escalations=escalations,
+        due_moved_from=due.moved_from,
+        opens_at=opens_at,
+        late=missed,
     )
 
 

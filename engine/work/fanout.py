@@ -9,10 +9,11 @@ fan-out, a roll-over or a reconcile twice creates nothing twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -34,7 +35,15 @@ from sqlalchemy.orm import Session
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Problem
-from duban.engine.language.model import AssignedTrigger, Definition, EventTrigger, EveryTrigger
+from duban.engine.language.model import (
+    AssignedTrigger,
+    Definition,
+    DueSetAtAssignment,
+    EventTrigger,
+    EveryTrigger,
+    LateAssignment,
+    parse_late,
+)
 from duban.engine.org import tree
 from duban.engine.runtime import Runtime
 from duban.engine.store import audit
@@ -70,9 +79,32 @@ class AssignResult:
     assignment_id: int
     created: int
     period: str | None
+    # The first tasks' deadline and, when their fixed date had passed, the rule applied.
+    due_at: str | None = None
+    late: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"assignment_id": self.assignment_id, "created": self.created, "period": self.period}
+        return {
+            "assignment_id": self.assignment_id,
+            "created": self.created,
+            "period": self.period,
+            "due_at": self.due_at,
+            "late_assignment": self.late,
+        }
+
+
+def late_rule(text: str | None) -> LateAssignment | None:
+    """An assignment's `--late skip|grace:P30D` (API `late`), checked; None when not given."""
+    if text is None:
+        return None
+    try:
+        return LateAssignment.model_validate(parse_late(text))
+    except (ValueError, ValidationError) as exc:
+        errors = exc.errors(include_url=False) if isinstance(exc, ValidationError) else []
+        message = str(errors[0].get("ctx", {}).get("error", errors[0]["msg"])) if errors else str(exc)
+        raise InvalidInput(
+            [Problem("assign", "late", f"{message.removeprefix('Value error, ')} (e.g. skip or grace:P30D)")]
+        ) from None
 
 
 def matching_units(defn: Definition, scope_path: str) -> Any:
@@ -95,7 +127,12 @@ def matching_units(defn: Definition, scope_path: str) -> Any:
 
 
 def timeline_for(
-    rt: Runtime, defn: Definition, trigger_at: datetime, period: Period | None, due: date | None
+    rt: Runtime,
+    defn: Definition,
+    trigger_at: datetime,
+    period: Period | None,
+    due: date | None,
+    late: LateAssignment | None = None,
 ) -> Timeline:
     """The one timeline every task of a fan-out shares."""
     return compute_timeline(
@@ -106,11 +143,51 @@ def timeline_for(
         calendar=rt.calendar,
         tz=rt.tz,
         reminder_time=rt.reminder_time,
+        late=late,
     )
 
 
+@dataclass(frozen=True)
+class Opening:
+    """The tasks an assignment or roll-over opens now: their period, timeline and stored explicit due."""
+
+    period: Period | None
+    timeline: Timeline
+    due_explicit: date | None
+
+
+def first_opening(
+    rt: Runtime, defn: Definition, now: datetime, due: date | None, late: LateAssignment | None = None
+) -> Opening:
+    """The current period's tasks, or the next period's when the fixed date passed under `skip`."""
+    period = (
+        period_of(defn.trigger.every, rt.local(now).date())
+        if isinstance(defn.trigger, EveryTrigger)
+        else None
+    )
+    trigger_at = recurring_trigger_at(period, now, rt.tz) if period else now
+    timeline = timeline_for(rt, defn, trigger_at, period, due, late)
+    if timeline.skips_period and period is not None:
+        missed = timeline.late
+        period = period.next()
+        next_timeline = timeline_for(rt, defn, recurring_trigger_at(period, now, rt.tz), period, due, late)
+        timeline = replace(next_timeline, late=missed)
+    explicit = due
+    if late is not None and timeline.late is not None and not late.skip:
+        # The assignment's grace is not in the definition: store its date so a later
+        # re-timing (sweep, extension, a newly known year) gives the same deadline.
+        explicit = timeline.due_at.date()
+    return Opening(period, timeline, explicit)
+
+
 def preview_assignment(
-    session: Session, rt: Runtime, actor: Actor, def_id: str, scope_code: str, due: date | None = None
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    def_id: str,
+    scope_code: str,
+    due: date | None = None,
+    late: LateAssignment | None = None,
 ) -> dict[str, Any]:
     """What assigning would create, without creating it: counts per level and the timeline."""
     check_year(due, "assignment", "due")
@@ -136,15 +213,10 @@ def preview_assignment(
         doc["tasks"] = 0
         doc["note"] = f"tasks are created when {defn.trigger.event} events are posted"
         return doc
-    period = (
-        period_of(defn.trigger.every, rt.local(now).date())
-        if isinstance(defn.trigger, EveryTrigger)
-        else None
-    )
-    trigger_at = recurring_trigger_at(period, now, rt.tz) if period else now
+    opening = first_opening(rt, defn, now, due, late)
     doc["tasks"] = sum(count_by_level.values())
-    doc["period"] = period.label if period else None
-    doc["timeline"] = timeline_for(rt, defn, trigger_at, period, due).to_json()
+    doc["period"] = opening.period.label if opening.period else None
+    doc["timeline"] = opening.timeline.to_json()
     return doc
 
 
@@ -158,8 +230,12 @@ def assign_definition(
     due: date | None = None,
     until: date | None = None,
     targets: dict[str, float] | None = None,
+    late: LateAssignment | None = None,
 ) -> AssignResult:
-    """Assign the newest version of a definition to a scope and create its first tasks."""
+    """Assign the newest version of a definition to a scope and create its first tasks.
+
+    `late` overrides the definition's late-assignment rule for the tasks opened now.
+    """
     check_year(due, "assignment", "due")
     check_year(until, "assignment", "until")
     now = rt.now()
@@ -172,8 +248,28 @@ def assign_definition(
         problems.append(Problem("assign", "until", f"{until} is already past"))
     if due is not None and due < rt.local(now).date():
         problems.append(Problem("assign", "due", f"{due} is already past"))
-    if isinstance(defn.trigger, AssignedTrigger) and defn.due is None and due is None:
+    if isinstance(defn.due, DueSetAtAssignment) and due is None:
+        problems.append(
+            Problem(
+                "assign",
+                "due",
+                f"definition {def_id} leaves the date to the assigning union (择期); give it with --due",
+            )
+        )
+    elif (
+        isinstance(defn.trigger, AssignedTrigger) and defn.due is None and defn.window is None and due is None
+    ):
         problems.append(Problem("assign", "due", f"definition {def_id} has no deadline; give one with --due"))
+    if late is not None and (due is not None or not defn.fixed_due):
+        problems.append(
+            Problem(
+                "assign",
+                "late",
+                f"definition {def_id} has no fixed date of the year that can have passed"
+                if due is None
+                else "a due date given at assignment cannot have passed; leave out --late",
+            )
+        )
     if targets and defn.completion.target is None:
         problems.append(Problem("assign", "targets", f"definition {def_id} has no numeric target"))
     if problems:
@@ -213,12 +309,15 @@ def assign_definition(
             "due": due.isoformat() if due else None,
             "until": until.isoformat() if until else None,
             "targets": len(targets or {}),
+            "late": str(late) if late else None,
         },
     )
-    created, label = 0, None
-    if not isinstance(defn.trigger, EventTrigger):
-        created, label = _open_current(session, rt, actor.name, assignment, defn, scope.path, now)
-    return AssignResult(assignment.id, created, label)
+    if isinstance(defn.trigger, EventTrigger):
+        return AssignResult(assignment.id, 0, None)
+    opening = first_opening(rt, defn, now, due, late)
+    created, label = _open_current(session, rt, actor.name, assignment, defn, scope.path, now, opening)
+    late_doc = opening.timeline.late.to_json() if opening.timeline.late else None
+    return AssignResult(assignment.id, created, label, opening.timeline.due_at.isoformat(), late_doc)
 
 
 def _trigger_kind(defn: Definition) -> str:
@@ -260,24 +359,23 @@ def _open_current(
     defn: Definition,
     scope_path: str,
     now: datetime,
+    opening: Opening | None = None,
 ) -> tuple[int, str | None]:
     """Create the tasks of the current period (or the one-off tasks) for every matching unit."""
-    period = None
-    if isinstance(defn.trigger, EveryTrigger):
-        period = period_of(defn.trigger.every, rt.local(now).date())
-        if assignment.until is not None and period.start > assignment.until:
-            return 0, None
-    trigger_at = recurring_trigger_at(period, now, rt.tz) if period else now
-    timeline = timeline_for(rt, defn, trigger_at, period, assignment.due_override)
+    opening = opening or first_opening(rt, defn, now, assignment.due_override)
+    period = opening.period
+    if period is not None and assignment.until is not None and period.start > assignment.until:
+        return 0, None
     created = insert_tasks(
         session,
         rt,
         actor_name,
         assignment,
         defn,
-        timeline,
+        opening.timeline,
         matching_units(defn, scope_path),
         period=period.label if period else "",
+        due_explicit=opening.due_explicit,
     )
     if period is not None:
         assignment.last_period = period.label
@@ -297,8 +395,12 @@ def insert_tasks(
     period: str = "",
     subject: str = "",
     event_data: dict[str, Any] | None = None,
+    due_explicit: date | None = None,
 ) -> int:
-    """INSERT … SELECT the tasks of one timeline for the units matching `unit_condition`, and their audit rows."""
+    """INSERT … SELECT the tasks of one timeline for the units matching `unit_condition`, and their audit rows.
+
+    `due_explicit` is stored for re-timing; the assignment's own due date when not given.
+    """
     now = rt.now()
     actions = timeline.actions()
     first = actions[0].at if actions else None
@@ -326,7 +428,7 @@ def insert_tasks(
         "trigger_at": literal(timeline.trigger_at, Instant),
         "due_at": literal(timeline.due_at, Instant),
         "overdue_at": literal(timeline.overdue_at, Instant),
-        "due_explicit": literal(assignment.due_override, Date),
+        "due_explicit": literal(due_explicit or assignment.due_override, Date),
         "calendar_provisional": literal(timeline.calendar_provisional, Boolean),
         "escalation_level": literal(0, Integer),
         "next_action_at": literal(first, Instant),
@@ -404,7 +506,8 @@ def roll_over(session: Session, rt: Runtime, actor_name: str = "system") -> int:
             continue
         defn = catalog.definition_of(session.get(DefinitionVersion, assignment.definition_version_id))
         assert isinstance(defn.trigger, EveryTrigger)
-        if period_of(defn.trigger.every, today).label == assignment.last_period:
+        # A period opened early (late_assignment: skip) is not opened again.
+        if assignment.last_period and period_of(defn.trigger.every, today).label <= assignment.last_period:
             continue
         scope = session.get(Unit, assignment.scope_unit_id)
         n, label = _open_current(session, rt, actor_name, assignment, defn, scope.path, now)
@@ -441,15 +544,20 @@ def reconcile_scopes(session: Session, rt: Runtime, actor_name: str = "system") 
             trigger_at = now
             timeline = timeline_for(rt, defn, trigger_at, period, assignment.due_override)
             condition = and_(matching_units(defn, scope.path), units.c.changed_at > since)
-            n = insert_tasks(
-                session,
-                rt,
-                actor_name,
-                assignment,
-                defn,
-                timeline,
-                condition,
-                period=period.label if period else "",
+            # A unit joining after a skipped date waits for the next period with the others.
+            n = (
+                0
+                if timeline.skips_period
+                else insert_tasks(
+                    session,
+                    rt,
+                    actor_name,
+                    assignment,
+                    defn,
+                    timeline,
+                    condition,
+                    period=period.label if period else "",
+                )
             )
             if n:
                 audit.record(

@@ -42,7 +42,13 @@ def test_a_year_from_the_command_line(db: Path) -> None:
         app, ["--db", f"sqlite:///{db}", *now, "assign", "test-congress", "--scope", "C01", "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"assignment_id": 1, "created": 4, "period": "2026"}
+    assert json.loads(result.stdout) == {
+        "assignment_id": 1,
+        "created": 4,
+        "period": "2026",
+        "due_at": "2026-06-30T23:59:59+08:00",
+        "late_assignment": None,
+    }
     listed = json.loads(duban(db, "tasks", "list", "--unit", "C01", "--subtree", "--json").stdout)
     assert [t["due_at"] for t in listed["items"]] == ["2026-06-30T23:59:59+08:00"] * 4
     assert {t["state"] for t in listed["items"]} == {"open"}

@@ -208,16 +208,17 @@ def test_last_workday_on_or_before(calendar: WorkCalendar, day: date, expected: 
 # --- unknown years -----------------------------------------------------------------
 
 
-def test_unknown_year_falls_back_to_weekends(through_2026: WorkCalendar) -> None:
+def test_unknown_year_keeps_weekends_and_the_laws_holidays(through_2026: WorkCalendar) -> None:
     assert not through_2026.is_known(2027)
-    assert through_2026.is_workday(date(2027, 1, 1))  # a Friday: New Year's Day is not known yet
+    assert not through_2026.is_workday(date(2027, 1, 1))  # a Friday, but New Year's Day by law
     assert not through_2026.is_workday(date(2027, 1, 2))  # Saturday
+    assert through_2026.is_workday(date(2027, 1, 4))
     assert through_2026.add_workdays(date(2026, 12, 30), 1) == (date(2026, 12, 31), False)
-    assert through_2026.add_workdays(date(2026, 12, 30), 2) == (date(2027, 1, 1), True)
+    assert through_2026.add_workdays(date(2026, 12, 30), 2) == (date(2027, 1, 4), True)
     # From 12/31 only 2027's days are consulted.
-    assert through_2026.add_workdays(date(2026, 12, 31), 1) == (date(2027, 1, 1), True)
-    assert through_2026.add_workdays(date(2027, 1, 1), 1) == (date(2027, 1, 4), True)
-    assert through_2026.last_workday_on_or_before(date(2027, 1, 3)) == (date(2027, 1, 1), True)
+    assert through_2026.add_workdays(date(2026, 12, 31), 1) == (date(2027, 1, 4), True)
+    assert through_2026.add_workdays(date(2027, 1, 4), 1) == (date(2027, 1, 5), True)
+    assert through_2026.last_workday_on_or_before(date(2027, 1, 3)) == (date(2026, 12, 31), True)
     assert through_2026.last_workday_on_or_before(date(2026, 12, 31)) == (date(2026, 12, 31), False)
 
 

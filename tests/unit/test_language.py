@@ -194,7 +194,10 @@ def test_aliases_within_the_bound_are_plain_reuse() -> None:
 
 
 TRIGGER_FORMS = "assigned, {every: year|half_year|quarter|month|week, times: N} or {event: noun.verb}"
-DUE_FORMS = '{after: P30D}, {workdays: 10}, {on: "06-30"} or end_of_period'
+DUE_FORMS = (
+    '{after: P30D}, {workdays: 10}, {on: "06-30"}, end_of_period, '
+    "{before_holiday: spring_festival, workdays: 5} or set_at_assignment"
+)
 
 
 @pytest.mark.parametrize(
@@ -255,7 +258,8 @@ DUE_FORMS = '{after: P30D}, {workdays: 10}, {on: "06-30"} or end_of_period'
         ),
         pytest.param(
             "trigger: {every: year}\ndue: {before: P1D}\n",
-            f"definitions/x.yaml:6: due.before: unknown field 'before'; a deadline (due) is one of {DUE_FORMS}",
+            "definitions/x.yaml:6: due.before: unknown field 'before'; did you mean 'before_holiday'? "
+            f"a deadline (due) is one of {DUE_FORMS}",
             id="due-unknown-key",
         ),
         pytest.param(

@@ -73,15 +73,17 @@ def timeline(
 
 
 def test_after_date_granular_is_the_end_of_the_local_day(calendar: WorkCalendar) -> None:
-    t = timeline(make(due={"after": "P1Y"}), at("2026-03-11 10:00"), calendar)
-    assert t.due_at == at("2027-03-11 23:59:59")
-    assert t.overdue_at == at("2027-03-12 00:00")
+    t = timeline(make(due={"after": "P1Y"}), at("2025-03-11 10:00"), calendar)
+    assert t.due_at == at("2026-03-11 23:59:59")  # a Wednesday: nothing moves
+    assert t.overdue_at == at("2026-03-12 00:00")
     assert not t.calendar_provisional
+    assert t.due_moved_from is None
 
 
 def test_after_counts_from_the_local_date_of_the_trigger(calendar: WorkCalendar) -> None:
     # 17:00 UTC on 3/10 is already 01:00 on 3/11 in Shanghai.
-    t = timeline(make(due={"after": "P10D"}), datetime(2026, 3, 10, 17, 0, tzinfo=UTC), calendar)
+    defn = make(due={"after": "P10D"}, on_rest_day="keep")
+    t = timeline(defn, datetime(2026, 3, 10, 17, 0, tzinfo=UTC), calendar)
     assert t.trigger_at == at("2026-03-11 01:00")
     assert t.due_at == at("2026-03-21 23:59:59")
 
@@ -96,7 +98,7 @@ def test_after_counts_from_the_local_date_of_the_trigger(calendar: WorkCalendar)
     ],
 )
 def test_after_one_month_clamps(calendar: WorkCalendar, trigger: str, due: str) -> None:
-    t = timeline(make(due={"after": "P1M"}), at(trigger), calendar)
+    t = timeline(make(due={"after": "P1M"}, on_rest_day="keep"), at(trigger), calendar)
     assert t.due_at == at(f"{due} 23:59:59")
 
 
@@ -115,7 +117,7 @@ def test_exact_span_is_elapsed_time_across_a_clock_change(calendar: WorkCalendar
     # Same-zone subtraction in Python is wall-clock arithmetic, so measure in UTC.
     assert t.due_at.astimezone(UTC) - trigger.astimezone(UTC) == timedelta(hours=24)
     assert t.due_at.isoformat() == "2026-03-08T13:00:00-04:00"
-    dated_defn = make(due={"after": "P1D"}, escalation=[{"after": "P1D", "to": "parent"}])
+    dated_defn = make(due={"after": "P1D"}, escalation=[{"after": "P1D", "to": "parent"}], on_rest_day="keep")
     dated = timeline(dated_defn, trigger, calendar, tz=ny)
     assert dated.overdue_at.isoformat() == "2026-03-09T00:00:00-04:00"
     assert dated.escalations[0].at.isoformat() == "2026-03-10T00:00:00-04:00"
@@ -167,7 +169,7 @@ def test_recurring_without_a_period_uses_the_triggers(calendar: WorkCalendar) ->
     ],
 )
 def test_end_of_period(calendar: WorkCalendar, every: str, period: str, trigger: str, end: str) -> None:
-    defn = make(trigger={"every": every}, due="end_of_period")
+    defn = make(trigger={"every": every}, due="end_of_period", on_rest_day="keep")
     t = timeline(defn, at(trigger), calendar, period=period)
     assert t.due_at == at(f"{end} 23:59:59")
     assert t.overdue_at == at(f"{end} 00:00") + timedelta(days=1)
@@ -298,16 +300,19 @@ def test_provisional_in_an_unknown_year_then_firm_once_loaded(calendar: WorkCale
     defn = make(due={"workdays": 5})
     trigger = at("2026-12-28 10:00")  # a Monday
     guessed = timeline(defn, trigger, calendar)
-    # 12/29, 12/30, 12/31, then 2027 on weekends alone: Fri 1/1, Mon 1/4.
-    assert guessed.due_at == at("2027-01-04 23:59:59")
+    # 12/29, 12/30, 12/31, then 2027 on weekends and the law's holidays (1/1): Mon 1/4, Tue 1/5.
+    assert guessed.due_at == at("2027-01-05 23:59:59")
     assert guessed.calendar_provisional
     assert guessed.to_json()["calendar_provisional"] is True
 
+    # The notice makes Saturday 1/2 a working day, which no rule could have guessed.
     override = tmp_path / "calendar.yaml"
-    override.write_text("years:\n  2027:\n    holidays: [2027-01-01]\n    workdays: []\n", encoding="utf-8")
+    override.write_text(
+        "years:\n  2027:\n    holidays: [2027-01-01]\n    workdays: [2027-01-02]\n", encoding="utf-8"
+    )
     loaded = WorkCalendar.load(override, base={y: s for y, s in package_schedules().items() if y <= 2026})
     firm = timeline(defn, trigger, loaded)
-    assert firm.due_at == at("2027-01-05 23:59:59")
+    assert firm.due_at == at("2027-01-04 23:59:59")
     assert not firm.calendar_provisional
 
 
@@ -318,11 +323,15 @@ def test_within_known_years_nothing_is_provisional(calendar: WorkCalendar) -> No
 
 
 def test_a_reminder_in_an_unknown_year_is_provisional(calendar: WorkCalendar) -> None:
-    # The due date itself does not depend on the calendar, but where its reminder lands does.
-    t = timeline(make(due={"after": "P1Y"}, reminders=["P1D"]), at("2026-03-11 10:00"), calendar)
+    # A kept due date does not depend on the calendar, but where its reminder lands does.
+    defn = make(due={"after": "P1Y"}, reminders=["P1D"], on_rest_day="keep")
+    t = timeline(defn, at("2026-03-11 10:00"), calendar)
     assert t.due_at == at("2027-03-11 23:59:59")
     assert t.calendar_provisional
-    assert not timeline(make(due={"after": "P1Y"}), at("2026-03-11 10:00"), calendar).calendar_provisional
+    kept = make(due={"after": "P1Y"}, on_rest_day="keep")
+    assert not timeline(kept, at("2026-03-11 10:00"), calendar).calendar_provisional
+    # Moved off rest days, the due date itself depends on 2027's notice.
+    assert timeline(make(due={"after": "P1Y"}), at("2026-03-11 10:00"), calendar).calendar_provisional
 
 
 # --- the whole timeline ----------------------------------------------------------------
@@ -346,6 +355,9 @@ def test_to_json_is_the_preview_contract(calendar: WorkCalendar) -> None:
             {"at": "2026-07-01T00:00:00+08:00", "to": "parent", "level": 1},
             {"at": "2026-07-31T00:00:00+08:00", "to": "grandparent", "level": 2},
         ],
+        "due_moved_from": None,
+        "window_opens_at": None,
+        "late_assignment": None,
     }
     assert t.actions() == [
         Action("reminder", 1, at("2026-06-23 09:00")),
