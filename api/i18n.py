@@ -51,6 +51,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "yes": ("是", "Yes"),
     "no": ("否", "No"),
     "required": ("必填", "required"),
+    "due_moved_from": (
+        "截止日遇法定休假日，依法顺延至下一个工作日；原定",
+        "The deadline fell on a rest day and moves to the next working day; it was",
+    ),
+    "missed_due": ("布置时原定日期已过：", "The fixed date had already passed at assignment:"),
+    "late_grace": ("截止日期为布置后的宽限期末", "the deadline is the end of a grace period from today"),
+    "late_skip": ("本期不再下达，改为下达下一周期", "the next period is assigned instead"),
+    "calendar_provisional": (
+        "该年放假安排尚未公布，日期按法定节日推算，为暂定",
+        "The year's holiday schedule is not published yet: the date is provisional",
+    ),
 }
 
 

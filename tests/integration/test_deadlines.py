@@ -14,11 +14,14 @@ from typer.testing import CliRunner
 from duban.cli.main import app
 from duban.engine.access.actors import OPERATOR
 from duban.engine.errors import InvalidInput
+from duban.engine.followup.sweep import sweep_due
 from duban.engine.language.loader import parse_definition
 from duban.engine.org.units import import_units
 from duban.engine.periodic import run_periodic
+from duban.engine.runtime import Runtime
 from duban.engine.store.db import read_session, write_session
 from duban.engine.store.models import Assignment, Audit, Task
+from duban.engine.time.calendar import WorkCalendar, package_schedules
 from duban.engine.work import fanout
 from duban.engine.work.catalog import store_definitions
 
@@ -36,6 +39,7 @@ DEFINITIONS = {
     "escalation: [{after: P0D, to: parent}]\n",
     "appraisal": "trigger: assigned\ndue: set_at_assignment\n",
     "singers": "trigger: {every: year}\nwindow: first_half\n",
+    "national-day": 'trigger: {every: year}\ndue: {on: "10-01"}\n',
 }
 
 
@@ -55,6 +59,11 @@ def world(db: Engine, replay: Any) -> Engine:
 def assign(db: Engine, replay: Any, def_id: str, **kw: Any) -> fanout.AssignResult:
     with write_session(db) as s:
         return fanout.assign_definition(s, replay.rt, OPERATOR, def_id, "C01", **kw)
+
+
+def assign_with(db: Engine, rt: Runtime, def_id: str) -> fanout.AssignResult:
+    with write_session(db) as s:
+        return fanout.assign_definition(s, rt, OPERATOR, def_id, "C01")
 
 
 def tasks_of(db: Engine, assignment_id: int) -> list[Task]:
@@ -172,6 +181,31 @@ def test_a_window_sets_the_due_date(world: Engine, replay: Any) -> None:
     result = assign(world, replay, "singers")
     assert {local_day(replay, t.due_at) for t in tasks_of(world, result.assignment_id)} == {date(2026, 6, 30)}
     assert result.late is None
+
+
+def test_a_move_in_an_unknown_year_is_provisional_until_its_notice(
+    world: Engine, replay: Any, tmp_path: Path
+) -> None:
+    through_2026 = {y: s for y, s in package_schedules().items() if y <= 2026}
+    guessing = Runtime(
+        clock=replay.clock, tz=replay.rt.tz, calendar=WorkCalendar.load(None, base=through_2026)
+    )
+    replay.at("2027-01-04T09:00")
+    result = assign_with(world, guessing, "national-day")
+    made = tasks_of(world, result.assignment_id)
+    # By the law alone 10/1–10/3 are rest days and 10/4 is a Monday.
+    assert {local_day(replay, t.due_at) for t in made} == {date(2027, 10, 4)}
+    assert {t.calendar_provisional for t in made} == {True}
+    notice = tmp_path / "calendar.yaml"
+    days = ", ".join(f"2027-10-0{d}" for d in range(1, 8))
+    notice.write_text(f"years:\n  2027:\n    holidays: [{days}]\n    workdays: [2027-10-09]\n")
+    knowing = Runtime(
+        clock=replay.clock, tz=replay.rt.tz, calendar=WorkCalendar.load(notice, base=through_2026)
+    )
+    assert sweep_due(world, knowing).provisional_recomputed == 4
+    made = tasks_of(world, result.assignment_id)
+    assert {local_day(replay, t.due_at) for t in made} == {date(2027, 10, 8)}
+    assert {t.calendar_provisional for t in made} == {False}
 
 
 # --- the command line ---------------------------------------------------------------------
