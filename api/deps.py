@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -65,9 +66,34 @@ def web_ctx(request: Request) -> Ctx:
     return Ctx(state.engine, state.runtime, state.settings, actor, raw)
 
 
+def _networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    return tuple(ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+
+
+def _within(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
 def client_address(request: Request) -> str:
-    """The client's address, for sign-in throttling."""
-    return request.client.host if request.client else "unknown"
+    """The client's address, for sign-in throttling.
+
+    X-Forwarded-For is read only when the connection comes from a configured proxy
+    (DUBAN_TRUSTED_PROXIES); then the client is the nearest address in it that is not one
+    of those proxies. Anyone else could write any address there and spread guesses over them.
+    """
+    peer = request.client.host if request.client else "unknown"
+    proxies = _networks(request.app.state.settings.trusted_proxies)
+    if not proxies or not _within(peer, proxies):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _within(hop, proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
 
 
 Api = Annotated[Ctx, Depends(api_ctx)]

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from duban.engine.errors import DubanError, InvalidInput, Throttled, Unauthenticated
+from duban.engine.errors import DatabaseBusy, DubanError, InvalidInput, Throttled, Unauthenticated
 
 PROBLEM = "application/problem+json"
 
@@ -32,7 +32,7 @@ def duban_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidInput):
         extra["errors"] = [{"where": p.where, "field": p.field, "message": p.message} for p in exc.problems]
     response = problem(exc.status, exc.title, exc.message, type_of(exc), **extra)
-    if isinstance(exc, Throttled):
+    if isinstance(exc, Throttled | DatabaseBusy):
         response.headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthenticated):
         response.headers["WWW-Authenticate"] = "Bearer"

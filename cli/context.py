@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from duban.bootstrap import build_engine, build_runtime
@@ -121,6 +122,13 @@ def refusals(fn: Callable[P, R]) -> Callable[P, R]:
             # Plain text, never wrapped: scripts grep these lines for FILE:LINE: field.
             sep = "\n" if "\n" in exc.message else " "
             sys.stderr.write(f"refused:{sep}{plain(exc.message)}\n")
+            raise typer.Exit(1) from None
+        except OperationalError as exc:
+            # A database that went away or stayed locked: one line, never a traceback.
+            first = (
+                str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else "unknown"
+            )
+            sys.stderr.write(f"error: the database failed: {plain(first)}\n")
             raise typer.Exit(1) from None
 
     return wrapper

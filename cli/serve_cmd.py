@@ -14,6 +14,8 @@ def run_server(context: Context, host: str, port: int, *, scheduler: bool) -> No
     from duban.api.app import create_app
 
     settings = context.settings
+    # uvicorn would believe X-Forwarded-For from loopback; the app decides whom to believe
+    # (DUBAN_TRUSTED_PROXIES), so sign-in throttling counts the real client.
     app_ = create_app(settings, engine=context.engine, runtime=context.runtime)
     running = None
     if scheduler:
@@ -22,7 +24,7 @@ def run_server(context: Context, host: str, port: int, *, scheduler: bool) -> No
         runtime = context.runtime
         running = schedule.start_scheduler(context.engine, settings, lambda: runtime)
     try:
-        uvicorn.run(app_, host=host, port=port, log_level="info")
+        uvicorn.run(app_, host=host, port=port, log_level="info", proxy_headers=False)
     finally:
         if running is not None:
             running.shutdown(wait=False)

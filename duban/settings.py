@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     token_minutes: int = Field(default=12 * 60, ge=5)
     local: bool = Field(default=True, description="a local run may keep placeholder secrets")
     threads: int = Field(default=4, ge=1, le=256, description="threads that run the API's sync routes")
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed; "
+        "none by default, so a client cannot choose the address its sign-ins are counted under",
+    )
 
     smtp_host: str | None = None
     smtp_port: int = 587

@@ -96,3 +96,16 @@ class Throttled(DubanError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DatabaseBusy(DubanError):
+    """Another writer held the database longer than a writer waits (SQLite); nothing was changed."""
+
+    status = 503
+    title = "Busy"
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(
+            f"the database stayed locked by another writer for {waited:.0f} s; nothing was changed, try again"
+        )
+        self.retry_after = 30

@@ -9,9 +9,8 @@ from pydantic import BaseModel, Field
 
 from duban.api.deps import Api, client_address
 from duban.api.docs import ok
-from duban.engine.access import accounts, sessions
+from duban.engine.access import sessions
 from duban.engine.errors import Unauthenticated
-from duban.engine.store.db import write_session
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -26,10 +25,14 @@ class PasswordChange(BaseModel):
 def issue(request: Request, username: str, password: str) -> sessions.IssuedToken:
     """Sign in with a name and password (shared with the web UI); Unauthenticated when wrong."""
     state = request.app.state
-    with write_session(state.engine) as s:
-        issued = sessions.sign_in(
-            s, state.runtime.now(), username, password, client_address(request), state.settings.token_minutes
-        )
+    issued = sessions.sign_in(
+        state.engine,
+        state.runtime.now(),
+        username,
+        password,
+        client_address(request),
+        state.settings.token_minutes,
+    )
     if issued is None:
         raise Unauthenticated("wrong account name or password")
     return issued
@@ -40,7 +43,8 @@ def issue(request: Request, username: str, password: str) -> sessions.IssuedToke
     summary="Sign in (OAuth2 password flow)",
     description="Exchange an account name and password (form fields `username`, `password`) for a bearer token. "
     "Only the token's SHA-256 is stored; it expires after the deployment's `token_minutes`. Five failures for one "
-    "account (or twenty from one address) within 15 minutes answer 429 with `Retry-After`.",
+    "account from one address, twenty from one address, or fifty for one account within an hour from addresses it "
+    "has not signed in from, answer 429 with `Retry-After`.",
     responses=ok({"access_token": "q3Xv…", "token_type": "bearer", "expires_in": 43200}, 401, 422, 429),
 )
 def token(
@@ -67,13 +71,19 @@ def logout(ctx: Api) -> dict[str, bool]:
     "/password",
     summary="Change one's own password",
     description="Prove the old password and set a new one (at least 8 characters). Every token of the account, "
-    "including this one, is revoked: sign in again.",
-    responses=ok({"changed": True}, 401, 422),
+    "including this one, is revoked: sign in again. A wrong old password counts as a failed sign-in (429 once "
+    "throttled).",
+    responses=ok({"changed": True}, 401, 422, 429),
 )
-def password(ctx: Api, body: PasswordChange) -> dict[str, bool]:
-    with ctx.write() as s:
-        accounts.change_password(s, ctx.rt.now(), ctx.actor.name, body.old_password, body.new_password)
-        sessions.revoke_all(s, ctx.rt.now(), ctx.actor.name)
+def password(request: Request, ctx: Api, body: PasswordChange) -> dict[str, bool]:
+    sessions.change_password(
+        ctx.engine,
+        ctx.rt.now(),
+        ctx.actor.name,
+        body.old_password,
+        body.new_password,
+        client_address(request),
+    )
     return {"changed": True}
 
 

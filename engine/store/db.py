@@ -2,11 +2,17 @@
 
 On SQLite a write transaction starts with BEGIN IMMEDIATE, so two writers queue
 on the busy timeout instead of failing when a reader upgrades to a writer; reads
-start a deferred transaction and run beside a writer (WAL).
+start a deferred transaction and run beside a writer (WAL). Holding the write lock
+from its first statement means a write transaction can only meet a lock at its
+BEGIN, before any of its work ran: so that BEGIN alone is retried, with backoff,
+until LOCK_WAIT_SECONDS have passed, and then refused with one line (DatabaseBusy),
+never a traceback.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +22,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
 
+from duban.engine.errors import DatabaseBusy
+
 BUSY_TIMEOUT_MS = 30_000
+# How long a writer keeps trying to start behind another (a long import, a big sweep batch).
+LOCK_WAIT_SECONDS = 300.0
 
 
 def normalize_url(url: str) -> str:
@@ -52,8 +62,30 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = "IMMEDIATE" if conn.get_execution_options().get("duban_write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if conn.get_execution_options().get("duban_write"):
+            _begin_immediate(conn.connection.driver_connection)
+        else:
+            conn.exec_driver_sql("BEGIN DEFERRED")
+
+
+def _begin_immediate(raw: sqlite3.Connection) -> None:
+    """Take the write lock, waiting out another writer: each try waits the busy timeout, then backs off."""
+    started = time.monotonic()
+    pause = 0.05
+    while True:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if "locked" not in text and "busy" not in text:
+                raise
+            waited = time.monotonic() - started
+            if waited >= LOCK_WAIT_SECONDS:
+                raise DatabaseBusy(waited) from None
+        # Real time on purpose: this waits for another process, not for the domain clock.
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
 
 
 def is_sqlite(bind: Engine | Connection | Session) -> bool:

@@ -228,3 +228,62 @@ def test_the_report_workbook_keeps_a_formula_as_text(world: World, client: TestC
         }
         assert rows["K01"].data_type == "s" and rows["K01"].value.startswith("=HYPERLINK")
         assert rows["K02"].value == "k\ufffd[2J\ufffd"
+
+
+def _guesses(c: TestClient, forwarded: list[str]) -> list[int]:
+    return [
+        c.post(
+            "/api/v1/auth/token",
+            data={"username": "g01-staff", "password": "wrong-password"},
+            headers={"X-Forwarded-For": f},
+        ).status_code
+        for f in forwarded
+    ]
+
+
+def test_forwarded_for_is_not_believed_from_loopback_by_default(app: Any) -> None:
+    with TestClient(app, client=("127.0.0.1", 40000)) as c:
+        codes = _guesses(c, [f"198.51.100.{i}" for i in range(7)])
+    assert codes == [401] * 5 + [429] * 2
+
+
+def test_forwarded_for_from_a_configured_proxy_names_the_client(world: World) -> None:
+    from conftest import settings_for
+
+    from duban.api.app import create_app
+
+    app = create_app(
+        settings_for(world.tmp, trusted_proxies="127.0.0.1, 10.0.0.0/8"), engine=world.db, runtime=world.rt
+    )
+    with TestClient(app, client=("127.0.0.1", 40000)) as c:
+        # Each guess from a different client behind the proxy: each pair has one failure.
+        assert _guesses(c, [f"198.51.100.{i}" for i in range(7)]) == [401] * 7
+        # A client writing its own X-Forwarded-For cannot hide: the nearest untrusted hop counts.
+        spoofed = [f"203.0.113.{i}, 192.0.2.50, 10.1.2.3" for i in range(7)]
+        assert _guesses(c, spoofed) == [401] * 5 + [429] * 2
+
+
+def test_serve_leaves_forwarded_headers_to_the_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import uvicorn
+
+    from duban.cli.context import Context
+    from duban.cli.serve_cmd import run_server
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(tmp_path / "data"))
+    run_server(Context(db_url=f"sqlite:///{tmp_path}/s.db", now=None), "127.0.0.1", 0, scheduler=False)
+    assert seen["proxy_headers"] is False
+
+
+def test_changing_the_password_is_throttled(client: TestClient) -> None:
+    headers = sign_in(client, "g01-staff")
+    codes = [
+        client.post(
+            "/api/v1/auth/password",
+            headers=headers,
+            json={"old_password": "wrong-one", "new_password": "newpassword1"},
+        ).status_code
+        for _ in range(7)
+    ]
+    assert codes == [422] * 5 + [429] * 2

@@ -26,8 +26,7 @@ def account(db: Engine, replay) -> Engine:  # type: ignore[no-untyped-def]
 
 
 def sign_in(db: Engine, now, password: str = "password123", address: str = "10.0.0.1"):  # type: ignore[no-untyped-def]
-    with write_session(db) as s:
-        return sessions.sign_in(s, now, "g01-staff", password, address, minutes=60)
+    return sessions.sign_in(db, now, "g01-staff", password, address, minutes=60)
 
 
 def test_token_round_trip(account: Engine, replay) -> None:  # type: ignore[no-untyped-def]
@@ -75,23 +74,24 @@ def test_a_token_carries_its_account_and_unit_until_the_account_is_deactivated( 
         sessions.verify_token(s, now, issued.token)
 
 
-def test_five_failures_throttle_the_account_for_the_window(account: Engine, replay) -> None:  # type: ignore[no-untyped-def]
+def test_five_failures_from_one_address_throttle_that_pair_for_the_window(account: Engine, replay) -> None:  # type: ignore[no-untyped-def]
     now = replay.rt.now()
-    for i in range(5):
-        assert sign_in(account, now + timedelta(minutes=i), "wrong-one", address=f"10.0.0.{i}") is None
+    for i in range(sessions.PAIR_LIMIT):
+        assert sign_in(account, now + timedelta(minutes=i), "wrong-one") is None
     with pytest.raises(Throttled) as caught:
         sign_in(account, now + timedelta(minutes=5))
     # The oldest failure leaves the window 15 minutes after it happened.
     assert caught.value.retry_after == 10 * 60
     with read_session(account) as s:
         assert s.scalar(select(LoginAttempt.id).where(LoginAttempt.ok.is_(True))) is None
+    # Another address is not held back by this one's failures.
+    assert sign_in(account, now + timedelta(minutes=5), address="10.0.0.2") is not None
     assert sign_in(account, now + timedelta(minutes=15, seconds=1)) is not None
 
 
 def test_an_address_is_throttled_across_accounts(account: Engine, replay) -> None:  # type: ignore[no-untyped-def]
     now = replay.rt.now()
-    with write_session(account) as s:
-        for i in range(sessions.MAX_FAILURES_PER_ADDRESS):
-            assert sessions.sign_in(s, now, f"guess-{i}", "x", "10.9.9.9", 60) is None
-    with write_session(account) as s, pytest.raises(Throttled):
-        sessions.sign_in(s, now, "g01-staff", "password123", "10.9.9.9", 60)
+    for i in range(sessions.ADDRESS_LIMIT):
+        assert sessions.sign_in(account, now, f"guess-{i}", "x", "10.9.9.9", 60) is None
+    with pytest.raises(Throttled):
+        sessions.sign_in(account, now, "g01-staff", "password123", "10.9.9.9", 60)
