@@ -212,7 +212,10 @@ def _rule_due(
         day, provisional = calendar.add_workdays(start.date(), rule.workdays)
         return _day(day, provisional, tz)
     if isinstance(rule, DueBeforeHoliday):
-        first, _, break_provisional = calendar.holiday_break(rule.before_holiday, year)
+        # The New Year's Day inside a year is its first day, so any deadline before it
+        # lies in the year before: the one meant is the New Year that closes the year.
+        holiday_year = year + 1 if rule.before_holiday == "new_year" else year
+        first, _, break_provisional = calendar.holiday_break(rule.before_holiday, holiday_year)
         day, provisional = calendar.workdays_before(first, rule.workdays)
         return _day(day, provisional or break_provisional, tz)
     if isinstance(rule, DueOn):

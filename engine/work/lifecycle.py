@@ -19,7 +19,7 @@ from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Problem
 from duban.engine.followup.notices import dedupe_key, notify
-from duban.engine.followup.timelines import reschedule
+from duban.engine.followup.timelines import TimelineCache, reschedule
 from duban.engine.language.model import Definition
 from duban.engine.org import tree
 from duban.engine.runtime import Runtime
@@ -164,6 +164,7 @@ def _submit(
     where = f"task {task_id}"
     counting = completion.target is not None or ctx.defn.times > 1
     _move(ctx, "progress" if counting else "submit")
+    _check_window(session, rt, ctx, where)
     clean = validate_form(completion, form, ctx.task.period, where, rt.local(rt.now()).date())
     already = session.scalar(select(func.count()).where(Attachment.task_id == task_id)) or 0
     check_attachments(completion, [f.label for f in files], already, where)
@@ -185,6 +186,20 @@ def _submit(
     payload["outcome"] = _complete(session, rt, ctx)
     _save(session, rt, ctx, actor, "submitted", payload)
     return ctx.task
+
+
+def _check_window(session: Session, rt: Runtime, ctx: TaskContext, where: str) -> None:
+    """Work that belongs to a window of the year (上半年, 下半年, from a date) is not handed in before it opens."""
+    if ctx.defn.window is None:
+        return
+    task = ctx.task
+    timeline, _ = TimelineCache(session, rt).timeline(
+        task.definition_version_id, task.trigger_at, task.period, task.due_explicit
+    )
+    opens = timeline.opens_at
+    if opens is not None and rt.now() < opens:
+        message = f"this work belongs to the window from {opens.date()}; hand it in from that day"
+        raise InvalidInput([Problem(where, "window", message)])
 
 
 def _increment(ctx: TaskContext, progress: float | None, where: str) -> float:

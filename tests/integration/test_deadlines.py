@@ -22,7 +22,7 @@ from duban.engine.runtime import Runtime
 from duban.engine.store.db import read_session, write_session
 from duban.engine.store.models import Assignment, Audit, Task
 from duban.engine.time.calendar import WorkCalendar, package_schedules
-from duban.engine.work import fanout
+from duban.engine.work import fanout, lifecycle
 from duban.engine.work.catalog import store_definitions
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -40,6 +40,7 @@ DEFINITIONS = {
     "appraisal": "trigger: assigned\ndue: set_at_assignment\n",
     "singers": "trigger: {every: year}\nwindow: first_half\n",
     "national-day": 'trigger: {every: year}\ndue: {on: "10-01"}\n',
+    "second-half": "trigger: {every: year}\nwindow: second_half\n",
 }
 
 
@@ -181,6 +182,20 @@ def test_a_window_sets_the_due_date(world: Engine, replay: Any) -> None:
     result = assign(world, replay, "singers")
     assert {local_day(replay, t.due_at) for t in tasks_of(world, result.assignment_id)} == {date(2026, 6, 30)}
     assert result.late is None
+
+
+def test_work_of_a_later_window_is_not_handed_in_before_it_opens(world: Engine, replay: Any) -> None:
+    replay.at("2026-03-12T10:00")
+    result = assign(world, replay, "second-half")
+    task = tasks_of(world, result.assignment_id)[0]
+    with write_session(world) as s, pytest.raises(InvalidInput) as refused:
+        lifecycle.submit_task(s, replay.rt, OPERATOR, task.id)
+    assert refused.value.problems[0].field == "window" and "2026-07-01" in refused.value.problems[0].message
+    with read_session(world) as s:
+        assert s.get(Task, task.id).state == "open"
+    replay.at("2026-07-01T09:00")
+    with write_session(world) as s:
+        assert lifecycle.submit_task(s, replay.rt, OPERATOR, task.id).state == "done"
 
 
 def test_a_move_in_an_unknown_year_is_provisional_until_its_notice(

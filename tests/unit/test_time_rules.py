@@ -210,6 +210,15 @@ def test_before_holiday_in_an_unknown_year_is_provisional(calendar: WorkCalendar
     assert t.to_json()["calendar_provisional"] is True
 
 
+def test_before_new_year_means_the_new_year_that_closes_the_year(calendar: WorkCalendar) -> None:
+    defn = make(trigger={"every": "year"}, due={"before_holiday": "new_year", "workdays": 3})
+    t = timeline(defn, at("2026-01-01 00:00"), calendar, period="2026")
+    # 1 January 2027 is a Friday (by law; 2027 is unknown): three working days before it.
+    assert t.due_at == at("2026-12-29 23:59:59")
+    assert t.late is None
+    assert t.calendar_provisional
+
+
 # --- window ---------------------------------------------------------------------------------
 
 
