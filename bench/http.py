@@ -59,7 +59,7 @@ title: 基准：新会员入会登记
 title_en: "Bench: a new member's registration"
 source: bench
 applies_to: {levels: [grassroots]}
-trigger: {event: member.joined}
+trigger: {event: member.joined, subject: none}
 due: {after: P30D}
 reminders: [P7D]
 escalation:

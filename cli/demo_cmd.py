@@ -20,6 +20,7 @@ from duban.cli.context import Context, ctx_of, refusals
 from duban.engine.access.accounts import add_account
 from duban.engine.access.actors import OPERATOR, actor_for
 from duban.engine.language.loader import load_paths
+from duban.engine.org.people import import_people
 from duban.engine.org.units import import_units
 from duban.engine.overview.reports import rollup
 from duban.engine.periodic import run_periodic
@@ -121,6 +122,12 @@ def _build(c: Context, start: datetime, past: Runtime) -> None:
         tree_csv = Path(tmp) / "tree.csv"
         n = demo_tree(tree_csv)
         import_units(session, start, OPERATOR, tree_csv)
+        people_csv = Path(tmp) / "people.csv"
+        people_csv.write_text(
+            f"id,name,unit_code,kind,appointed_on\ncadre-001,王建国,K01T01G01,cadre,{start.date()}\n",
+            encoding="utf-8",
+        )
+        import_people(session, start, OPERATOR, people_csv)
         stored = store_definitions(session, start, OPERATOR, load_paths([seed_definitions()]))
         for name, unit, role in [
             ("city-admin", "C01", "admin"),

@@ -108,10 +108,23 @@ class EveryTrigger(Strict):
     times: int = Field(default=1, ge=1, le=366)
 
 
+PERSON_NOUNS = ("cadre", "member")
+
+
 class EventTrigger(Strict):
     """One task per posted event of this name whose unit is in scope."""
 
     event: str
+    subject: Literal["person", "none"] | None = Field(
+        default=None,
+        description="person: the event names a person of its unit; default person for cadre.* and member.*",
+    )
+
+    @property
+    def about_person(self) -> bool:
+        if self.subject is not None:
+            return self.subject == "person"
+        return self.event.split(".", 1)[0] in PERSON_NOUNS
 
     @field_validator("event")
     @classmethod

@@ -10,7 +10,7 @@ fan-out, a roll-over or a reconcile twice creates nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -54,6 +54,7 @@ from duban.engine.store.models import (
     AssignmentState,
     Audit,
     DefinitionVersion,
+    Person,
     Target,
     Task,
     TaskState,
@@ -67,6 +68,8 @@ from duban.engine.work import catalog
 
 tasks = Task.__table__
 units = Unit.__table__
+# An event is posted when it happens; a little ahead allows for clocks and time zones.
+MAX_EVENT_AHEAD = timedelta(days=1)
 audits = Audit.__table__
 targets_t = Target.__table__
 assignments = Assignment.__table__
@@ -592,16 +595,16 @@ def post_event(
     if at.tzinfo is None:
         raise InvalidInput([Problem("event", "at", "needs a time zone offset")])
     check_year(at, "event", "at")
+    if at > now + MAX_EVENT_AHEAD:
+        raise InvalidInput(
+            [
+                Problem(
+                    "event", "at", f"{at.isoformat()} is more than a day ahead; post an event once it happens"
+                )
+            ]
+        )
     unit = tree.get_unit(session, unit_code)
     permissions.can_post_event(actor, unit.path, unit.code)
-    audit.record(
-        session,
-        now,
-        actor.name,
-        "event.posted",
-        unit_id=unit.id,
-        payload={"event": name, "subject": subject, "at": at.isoformat(), "data": data or {}},
-    )
     scope = units.alias("scope")
     candidates = session.scalars(
         select(Assignment)
@@ -611,12 +614,31 @@ def post_event(
             literal(unit.path, String) >= scope.c.path, literal(unit.path, String) < scope.c.path.concat("~")
         )
     ).all()
+    defns = {
+        a.id: catalog.definition_of(session.get(DefinitionVersion, a.definition_version_id))
+        for a in candidates
+    }
+    about_person = (
+        any(isinstance(d.trigger, EventTrigger) and d.trigger.about_person for d in defns.values())
+        if defns
+        else EventTrigger(event=name).about_person
+    )
+    if about_person:
+        _check_subject(session, unit, subject)
+    audit.record(
+        session,
+        now,
+        actor.name,
+        "event.posted",
+        unit_id=unit.id,
+        payload={"event": name, "subject": subject, "at": at.isoformat(), "data": data or {}},
+    )
     created = []
     period = rt.local(at).date().isoformat()
     for assignment in candidates:
         if assignment.until is not None and assignment.until < rt.local(at).date():
             continue
-        defn = catalog.definition_of(session.get(DefinitionVersion, assignment.definition_version_id))
+        defn = defns[assignment.id]
         timeline = timeline_for(rt, defn, at, None, assignment.due_override)
         condition = and_(units.c.id == unit.id, matching_units(defn, unit.path))
         before = session.scalar(select(func.coalesce(func.max(tasks.c.id), 0)))
@@ -638,6 +660,17 @@ def post_event(
                 )
             )
     return created
+
+
+def _check_subject(session: Session, unit: Unit, subject: str) -> None:
+    """An event about a person names one of the unit's people (any other id reads the same)."""
+    if not subject:
+        raise InvalidInput(
+            [Problem("event", "subject", f"required: the id of the person of {unit.code} it is about")]
+        )
+    found = session.scalar(select(Person.id).where(Person.ext_id == subject, Person.unit_id == unit.id))
+    if found is None:
+        raise InvalidInput([Problem("event", "subject", f"{subject!r} is not a person of {unit.code}")])
 
 
 def withdraw_assignment(

@@ -16,7 +16,16 @@ from duban.engine.language.loader import load_paths
 from duban.engine.org.units import import_units
 from duban.engine.overview.tasks import TaskFilter, list_tasks, show_task
 from duban.engine.store.db import read_session, write_session
-from duban.engine.store.models import Account, Assignment, Audit, DefinitionVersion, Notification, Task, Unit
+from duban.engine.store.models import (
+    Account,
+    Assignment,
+    Audit,
+    DefinitionVersion,
+    Notification,
+    Person,
+    Task,
+    Unit,
+)
 from duban.engine.work import fanout, lifecycle
 from duban.engine.work.attachments import store_file
 from duban.engine.work.catalog import definition_of, store_definitions
@@ -136,6 +145,23 @@ def test_a_unit_that_joins_the_scope_gets_its_task(world: Engine, replay, tmp_pa
 def test_events_create_tasks_only_inside_a_listening_scope(world: Engine, replay) -> None:  # type: ignore[no-untyped-def]
     with write_session(world) as s:
         a = fanout.assign_definition(s, replay.rt, act(s, "k01-admin"), "test-training", "K01")
+        s.execute(
+            insert(Person.__table__),
+            [
+                {
+                    "ext_id": "P1",
+                    "name": "张三",
+                    "unit_id": s.scalar(select(Unit.id).where(Unit.code == "G01")),
+                    "kind": "member",
+                },
+                {
+                    "ext_id": "P2",
+                    "name": "李四",
+                    "unit_id": s.scalar(select(Unit.id).where(Unit.code == "G03")),
+                    "kind": "member",
+                },
+            ],
+        )
     with write_session(world) as s:
         inside = fanout.post_event(s, replay.rt, OPERATOR, "cadre.appointed", "G01", subject="P1")
         outside = fanout.post_event(s, replay.rt, OPERATOR, "cadre.appointed", "G03", subject="P2")
