@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
+import unicodedata
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,8 +39,27 @@ ALLOWED = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/zip",
 }
+# The extension a stored name ends with, per detected type (the first is the one given when the
+# name's own does not match what the content is).
+EXTENSIONS = {
+    "application/pdf": (".pdf",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/png": (".png",),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (".pptx",),
+}
+# An Office file is a zip whose parts live under one of these folders; any other zip is refused.
+OFFICE_PARTS = {
+    "word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+# Controls and the bidi marks that make "gpj.exe" read as "exe.jpg".
+UNSHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 CHUNK = 1 << 20
 
 
@@ -60,7 +82,7 @@ def blob_path(data_dir: Path, sha256: str) -> Path:
 
 def store_file(rt: Runtime, stream: BinaryIO, filename: str, label: str | None = None) -> StoredFile:
     """Stage an upload (refusing it if too large or of a type not allowed)."""
-    where = f"file {Path(filename).name or '?'}"
+    where = f"file {UNSHOWN.sub('', Path(filename).name) or '?'}"
     incoming = rt.data_dir / "files" / ".incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
@@ -81,16 +103,52 @@ def store_file(rt: Runtime, stream: BinaryIO, filename: str, label: str | None =
                 tmp.write(chunk)
         if size == 0:
             raise InvalidInput([Problem(where, "size", "the file is empty")])
-        kind = filetype.guess(head)
-        if kind is None or kind.mime not in ALLOWED:
-            found = kind.mime if kind else "unrecognised content"
+        mime = content_type(head, staged)
+        if mime not in ALLOWED:
             raise InvalidInput(
-                [Problem(where, "type", f"{found} is not allowed; send PDF, images or Office files")]
+                [Problem(where, "type", f"{mime} is not allowed; send PDF, images or Office files")]
             )
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
-    return StoredFile(digest.hexdigest(), size, kind.mime, Path(filename).name[:255] or "file", label, staged)
+    return StoredFile(digest.hexdigest(), size, mime, stored_name(filename, mime), label, staged)
+
+
+def content_type(head: bytes, path: Path) -> str:
+    """The type the content is (not what its name says); a zip is an Office file only if its parts say so."""
+    kind = filetype.guess(head)
+    if kind is None:
+        return "unrecognised content"
+    if kind.mime in ALLOWED or (kind.extension != "zip" and kind.mime != "application/zip"):
+        return kind.mime
+    return _office_type(path) or "a zip archive"
+
+
+def _office_type(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    for folder, mime in OFFICE_PARTS.items():
+        if any(n.startswith(folder) for n in names):
+            return mime
+    return None
+
+
+def stored_name(filename: str, mime: str) -> str:
+    """The name kept as the file's label: no folders, no control or bidi characters, the extension of its type."""
+    base = unicodedata.normalize("NFC", filename).replace("\\", "/").rsplit("/", 1)[-1]
+    base = UNSHOWN.sub("", base).strip(" .") or "file"
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    wanted = EXTENSIONS.get(mime, ())
+    if wanted and f".{ext.lower()}" not in wanted:
+        return f"{stem[: 255 - len(wanted[0])]}{wanted[0]}"
+    return base[:255]
 
 
 def store_files(rt: Runtime, uploads: list[tuple[BinaryIO, str, str | None]]) -> list[StoredFile]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import ssl
@@ -33,6 +34,8 @@ from duban.engine.channels import (
     transport_for,
     truncate_utf8,
 )
+from duban.engine.channels.render import render_within
+from duban.engine.channels.webhook import WEBHOOK_MAX_BYTES, webhook_payload
 from duban.engine.time.clock import FixedClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -546,3 +549,19 @@ def test_digest_and_notice_refuse_bad_values() -> None:
         digest("fax", "x", [notice(1)])
     with pytest.raises(ValueError):
         digest("email", "a@example.org", [])
+
+
+def test_a_webhook_body_stays_within_its_limit_with_a_count_of_the_rest() -> None:
+    """Many units on one URL: 12,000 notices once made a 4 MB body."""
+    notices = [notice(i, "reminder", unit_name="某某" * 30) for i in range(1, 12_001)]
+    payload = webhook_payload(digest("webhook", "http://127.0.0.1:9/hook", notices, key="k"), SHANGHAI)
+    size = len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    assert size <= WEBHOOK_MAX_BYTES
+    assert payload["count"] == 12_000
+    assert 0 < len(payload["notices"]) < 12_000
+    assert payload["omitted"] == 12_000 - len(payload["notices"])
+    assert [n["task_id"] for n in payload["notices"]] == list(range(1, len(payload["notices"]) + 1))
+    for transport_max, render in ((4096, "wecom"), (15000, "dingtalk")):
+        message = render_within(digest(render, "http://x", notices), SHANGHAI, transport_max)
+        assert len(message.text_markdown.encode("utf-8")) <= transport_max
+        assert "另有" in message.text_markdown
