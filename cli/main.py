@@ -11,7 +11,16 @@ from datetime import datetime
 
 import typer
 
-from duban.cli import assignments_cmds, bench_cmd, demo_cmd, ops_cmds, serve_cmd, setup_cmds, tasks_cmds
+from duban.cli import (
+    assignments_cmds,
+    backup_cmd,
+    bench_cmd,
+    demo_cmd,
+    ops_cmds,
+    serve_cmd,
+    setup_cmds,
+    tasks_cmds,
+)
 from duban.cli.context import Context, fail, parse_instant
 
 app = typer.Typer(
@@ -43,6 +52,7 @@ ops_cmds.register(app)
 demo_cmd.register(app)
 serve_cmd.register(app)
 bench_cmd.register(app)
+backup_cmd.register(app)
 
 
 def main() -> None:
