@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from duban.api import errors, swagger, web
 from duban.api.middleware import BodyLimit, SecurityHeaders
 from duban.api.routes import (
+    assessment,
     assignments,
     auth,
     calendar,
@@ -32,7 +33,20 @@ from duban.engine.runtime import Runtime
 from duban.settings import Settings
 
 HERE = Path(__file__).parent
-ROUTERS = (auth, tasks, units, reports, definitions, assignments, events, supervision, inbox, calendar, files)
+ROUTERS = (
+    auth,
+    tasks,
+    units,
+    reports,
+    definitions,
+    assignments,
+    events,
+    supervision,
+    inbox,
+    calendar,
+    files,
+    assessment,
+)
 DESCRIPTION = """督办 duban — assign a union work plan down the org tree, follow it up, see it through.
 
 Sign in with `POST /api/v1/auth/token` (OAuth2 password flow) and send `Authorization: Bearer <token>`.

@@ -12,6 +12,7 @@ from datetime import datetime
 import typer
 
 from duban.cli import (
+    assess_cmds,
     assignments_cmds,
     backup_cmd,
     bench_cmd,
@@ -53,6 +54,7 @@ demo_cmd.register(app)
 serve_cmd.register(app)
 bench_cmd.register(app)
 backup_cmd.register(app)
+assess_cmds.register(app)
 
 
 def main() -> None:

@@ -141,3 +141,32 @@ def can_import_units(actor: Actor) -> None:
 def can_upload_definitions(actor: Actor) -> None:
     """Writing the plan's definitions: any admin (the operator too)."""
     _admin(actor, "upload definitions")
+
+
+def can_load_schemes(actor: Actor) -> None:
+    """Scoring schemes are loaded by the operator (like the seed plan) or an admin."""
+    _admin(actor, "load scoring schemes")
+
+
+def can_assess(actor: Actor, unit_path: str, unit_code: str) -> None:
+    """Closing, reopening and giving bonus points: an admin of the assessing union or a union above it."""
+    require_sees(actor, unit_path, unit_code)
+    _admin(actor, "close, reopen or add points to an assessment")
+    if not actor.is_operator and not tree.is_within(unit_path, actor.unit_path):
+        raise Forbidden("only the assessing union or a union above it may change its assessment")
+
+
+def can_award_bonus(actor: Actor, assessor_path: str, unit_path: str, unit_code: str) -> None:
+    """A bonus goes to a unit strictly below the assessing union, given by that union's admins or above."""
+    require_sees(actor, unit_path, unit_code)
+    _admin(actor, "give bonus points")
+    if not unit_path.startswith(assessor_path) or unit_path == assessor_path:
+        raise Forbidden(f"{unit_code} is not assessed by this union")
+
+
+def can_score_quality(actor: Actor, approved_by: str | None, task_id: int) -> None:
+    """Quality is scored by the one who gave the final approval (or the operator)."""
+    if actor.is_operator:
+        return
+    if approved_by != actor.name:
+        raise Forbidden(f"only the approver of task {task_id} scores its quality")

@@ -289,6 +289,7 @@ _WHOLE_RULES: list[tuple[re.Pattern[str], str]] = [
         "completion.form.{name}.in_period",
     ),
     (re.compile(r"^(?P<rest>a numeric target and times.*)$", re.DOTALL), "completion.target"),
+    (re.compile(r"^measures\.(?P<name>[a-z][a-z0-9_]*): (?P<rest>.*)$", re.DOTALL), "measures.{name}"),
 ]
 
 
@@ -400,7 +401,12 @@ def _line_of(lines: dict[Loc, int], loc: Loc) -> int:
 
 # Fields added to the language after definitions were first stored: at their default they
 # stay out of the digest, so reloading an unchanged file makes no new version.
-_LATER_DEFAULTS: dict[str, Any] = {"window": None, "on_rest_day": "next_working_day", "late_assignment": None}
+_LATER_DEFAULTS: dict[str, Any] = {
+    "window": None,
+    "on_rest_day": "next_working_day",
+    "late_assignment": None,
+    "measures": {},
+}
 
 
 def digest_of(definition: Definition) -> str:
@@ -444,6 +450,33 @@ def _parse(text: str, name: str) -> tuple[LoadedDefinition | None, list[Problem]
         problems.sort(key=lambda p: int(p.where.rsplit(":", 1)[1]))
         return None, problems, builder.lines
     return LoadedDefinition(definition, name, text, digest_of(definition)), [], builder.lines
+
+
+def read_mapping(text: str, name: str, noun: str) -> tuple[dict[str, Any], dict[Loc, int]]:
+    """One YAML mapping with the line of every key, read with the definitions' bounds and tags.
+
+    For the other files written in the same language (scoring schemes): a refusal is a
+    DefinitionError at `name:LINE`, as a definition's would be.
+    """
+    builder = _Builder()
+    if len(text.encode("utf-8", errors="surrogatepass")) > MAX_FILE_BYTES:
+        raise DefinitionError(
+            [Problem(f"{name}:1", "", f"the file is larger than {MAX_FILE_BYTES // 1024} KiB")]
+        )
+    try:
+        root = _compose(text.removeprefix("\ufeff"))
+        if not isinstance(root, MappingNode):
+            line = root.start_mark.line + 1 if root is not None else 1
+            raise DefinitionError([Problem(f"{name}:{line}", "", f"a {noun} file must be one mapping")])
+        builder.lines[()] = root.start_mark.line + 1
+        return builder.build(root, ()), builder.lines
+    except _Refused as refused:
+        raise DefinitionError([Problem(f"{name}:{refused.line}", refused.field, refused.message)]) from None
+
+
+def line_of(lines: dict[Loc, int], loc: Loc) -> int:
+    """The line of `loc`, or of the nearest mapping that holds it."""
+    return _line_of(lines, loc)
 
 
 def parse_definition(text: str, name: str) -> LoadedDefinition:

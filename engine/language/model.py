@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from duban.engine.language.durations import Duration, parse_duration
+from duban.engine.language.measures import Measure, MeasureId, check_measures
 
 
 class Level(StrEnum):
@@ -492,6 +493,9 @@ class Definition(Strict):
     window: Window | None = None
     on_rest_day: OnRestDay = OnRestDay.next_working_day
     late_assignment: LateAssignment | None = None
+    measures: dict[MeasureId, Measure] = Field(
+        default_factory=dict, description="台账 figures: sums, counts and rates of the submitted forms"
+    )
 
     @field_validator("id")
     @classmethod
@@ -549,6 +553,10 @@ class Definition(Strict):
             if spec.in_period and not recurring:
                 raise ValueError(f"form field {name}: in_period needs a recurring trigger")
         self._check_time_rules(recurring)
+        form = self.completion.form
+        check_measures(
+            self.measures, {k for k, f in form.items() if f.type in ("integer", "number")}, set(form)
+        )
         return self
 
     def _check_time_rules(self, recurring: bool) -> None:

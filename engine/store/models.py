@@ -320,4 +320,60 @@ class Attachment(SQLModel, table=True):
     created_at: datetime = _instant()
 
 
+class SchemeVersion(SQLModel, table=True):
+    """One stored version of a scoring scheme (考核细则)."""
+
+    __tablename__ = "scheme_version"
+    __table_args__ = (
+        UniqueConstraint("scheme_id", "version"),
+        UniqueConstraint("scheme_id", "digest"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    scheme_id: str = Field(max_length=64, index=True)
+    version: int
+    digest: str = Field(max_length=64)
+    title: str = Field(max_length=200)
+    year: int
+    body: dict[str, Any] = _json()
+    source_text: str = Field(sa_column=Column(Text, nullable=False))
+    source_name: str = Field(max_length=300)
+    loaded_at: datetime = _instant()
+
+
+class Assessment(SQLModel, table=True):
+    """An assessing union's closed assessment for a scheme's year: the results as they were frozen."""
+
+    __table_args__ = (UniqueConstraint("scheme_id", "unit_id", "year", name="uq_assessment_identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scheme_id: str = Field(max_length=64)
+    scheme_version_id: int = Field(foreign_key="scheme_version.id")
+    unit_id: int = Field(foreign_key="unit.id")
+    year: int
+    state: str = Field(default="open", max_length=16)
+    changed_at: datetime = _instant()
+    changed_by: str = Field(max_length=64)
+    results: dict[str, Any] = _json()
+
+
+class ScoreAward(SQLModel, table=True):
+    """Points given by a person: quality on approval (per task), or a bonus item (per unit)."""
+
+    __tablename__ = "score_award"
+    __table_args__ = (Index("ix_score_award_scheme_year", "scheme_id", "year", "unit_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scheme_id: str = Field(max_length=64)
+    year: int
+    unit_id: int = Field(foreign_key="unit.id")
+    kind: str = Field(max_length=16)
+    item: str = Field(max_length=64)
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    points: float
+    reason: str = Field(default="", max_length=500)
+    awarded_by: str = Field(max_length=64)
+    awarded_at: datetime = _instant()
+
+
 metadata = SQLModel.metadata
