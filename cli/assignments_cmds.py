@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -112,7 +113,9 @@ def late_note(late: dict[str, object], due_at: str | None) -> str:
     if late["rule"] == "skip":
         return f"the date {late['missed_due']} had passed: the next period's tasks were opened instead"
     due = f", due {due_at[:10]}" if due_at else ""
-    return f"the date {late['missed_due']} had passed: {late['grace']} of grace from the assignment{due}"
+    days = re.fullmatch(r"P(\d+)D", str(late["grace"]))
+    grace = f"{days[1]} days" if days else str(late["grace"])
+    return f"the date {late['missed_due']} had passed: {grace} of grace from the assignment{due}"
 
 
 @assignments_app.command("list")
