@@ -491,8 +491,13 @@ def roll_over(session: Session, rt: Runtime, actor_name: str = "system") -> int:
     now = rt.now()
     today = rt.local(now).date()
     created = 0
+    # Row locks: a second sweep opening the same period waits here, then finds it opened (PostgreSQL;
+    # SQLite's write lock already admits one). Without them both counted the other's new tasks as theirs.
     active = session.scalars(
-        select(Assignment).where(Assignment.state == AssignmentState.active, Assignment.trigger == "every")
+        select(Assignment)
+        .where(Assignment.state == AssignmentState.active, Assignment.trigger == "every")
+        .order_by(Assignment.id)
+        .with_for_update()
     ).all()
     for assignment in active:
         if assignment.until is not None and assignment.until < today:
@@ -531,7 +536,10 @@ def reconcile_scopes(session: Session, rt: Runtime, actor_name: str = "system") 
     now = rt.now()
     created = 0
     active = session.scalars(
-        select(Assignment).where(Assignment.state == AssignmentState.active, Assignment.trigger != "event")
+        select(Assignment)
+        .where(Assignment.state == AssignmentState.active, Assignment.trigger != "event")
+        .order_by(Assignment.id)
+        .with_for_update()
     ).all()
     for assignment in active:
         since = assignment.reconciled_at
