@@ -133,7 +133,7 @@ def assignments_list(ctx: typer.Context, by: str = BY, json: bool = JSON) -> Non
         table.add_row(
             str(r["id"]),
             shown(r["definition_id"]),
-            shown(r["scope"]),
+            shown(r["scope"] or ""),
             r["state"],
             shown(r["trigger"]),
             shown(r["last_period"] or ""),

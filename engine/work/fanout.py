@@ -729,26 +729,34 @@ def withdraw_assignment(
 
 
 def list_assignments(session: Session, actor: Actor) -> list[dict[str, Any]]:
-    """Assignments the actor sees: those inside its subtree and those whose scope covers its unit."""
+    """Assignments the actor sees: those inside its subtree and those whose scope covers its unit.
+
+    An assignment made above the actor's subtree shows what the actor needs to do the work (the
+    definition, its dates and state) but not the higher union's scope code or the account that
+    issued it: `scope` and `issued_by` are None there, as for a unit outside one's subtree.
+    """
     scope = units.alias("scope")
     stmt = (
-        select(assignments, scope.c.code.label("scope_code"))
+        select(assignments, scope.c.code.label("scope_code"), scope.c.path.label("scope_path"))
         .join(scope, scope.c.id == assignments.c.scope_unit_id)
         .where(permissions.visible_scope(actor, scope.c.path))
         .order_by(assignments.c.id)
     )
-    return [
-        {
-            "id": r["id"],
-            "definition_id": r["def_id"],
-            "scope": r["scope_code"],
-            "state": r["state"],
-            "trigger": r["trigger"],
-            "issued_by": r["issued_by"],
-            "last_period": r["last_period"],
-            "due": r["due_override"].isoformat() if r["due_override"] else None,
-            "until": r["until"].isoformat() if r["until"] else None,
-            "created_at": r["created_at"].isoformat(),
-        }
-        for r in session.execute(stmt).mappings()
-    ]
+    rows = []
+    for r in session.execute(stmt).mappings():
+        own = actor.is_operator or r["scope_path"].startswith(actor.unit_path)
+        rows.append(
+            {
+                "id": r["id"],
+                "definition_id": r["def_id"],
+                "scope": r["scope_code"] if own else None,
+                "state": r["state"],
+                "trigger": r["trigger"],
+                "issued_by": r["issued_by"] if own else None,
+                "last_period": r["last_period"],
+                "due": r["due_override"].isoformat() if r["due_override"] else None,
+                "until": r["until"].isoformat() if r["until"] else None,
+                "created_at": r["created_at"].isoformat(),
+            }
+        )
+    return rows

@@ -287,3 +287,12 @@ def test_changing_the_password_is_throttled(client: TestClient) -> None:
         for _ in range(7)
     ]
     assert codes == [422] * 5 + [429] * 2
+
+
+def test_assignments_from_above_do_not_show_their_scope_or_issuer(world: World, client: TestClient) -> None:
+    plaque_task(world)  # assigned by c01-admin to C01
+    mine = client.get("/api/v1/assignments", headers=sign_in(client, "c01-admin")).json()
+    assert [(a["scope"], a["issued_by"]) for a in mine] == [("C01", "c01-admin")]
+    below = client.get("/api/v1/assignments", headers=sign_in(client, "g01-staff")).json()
+    assert [a["definition_id"] for a in below] == ["test-plaque"]
+    assert [(a["scope"], a["issued_by"]) for a in below] == [(None, None)]
