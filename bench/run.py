@@ -13,9 +13,11 @@ from types import ModuleType
 from typing import Any
 
 from duban.bench import (
+    assess,
     delivery,
     fanout,
     fanout_memory,
+    figures,
     http,
     prefect_flow,
     rollup,
@@ -55,6 +57,8 @@ ORDER = tuple(
         delivery,
         http,
         prefect_flow,
+        assess,
+        figures,
     )
 )
 MEASURES = tuple(m.name for m in ORDER)

@@ -22,6 +22,8 @@ ALL = (
     "delivery",
     "http",
     "prefect",
+    "assess",
+    "figures",
 )
 
 

@@ -164,16 +164,23 @@ def item_score(item: SchemeItem, f: ItemFigures) -> dict[str, Any]:
     qmax = item.quality.max if item.quality else 0.0
     completion = (item.points - qmax) * f.done / f.tasks if f.tasks else 0.0
     quality = min(qmax, f.quality_points / f.done) if f.done and qmax else 0.0
-    deductions = [
-        {"why": why, "count": n, "each": each, "points": round(each * n, 2)}
-        for why, n, each in (
-            ("late", f.late, item.late),
-            ("missing", f.missing, item.missing),
-            ("rejected", f.rejections, item.rejected),
+    deductions = []
+    cut = 0.0
+    # Most units lose nothing: the list stays empty without building a row per rule.
+    if f.late and item.late:
+        deductions.append({"why": "late", "count": f.late, "each": item.late, "points": item.late * f.late})
+        cut += item.late * f.late
+    if f.missing and item.missing:
+        deductions.append(
+            {"why": "missing", "count": f.missing, "each": item.missing, "points": item.missing * f.missing}
         )
-        if n and each
-    ]
-    total = max(0.0, completion + quality + sum(d["points"] for d in deductions))
+        cut += item.missing * f.missing
+    if f.rejections and item.rejected:
+        rejected = item.rejected * f.rejections
+        deductions.append(
+            {"why": "rejected", "count": f.rejections, "each": item.rejected, "points": rejected}
+        )
+        cut += rejected
     return {
         "points": item.points,
         "tasks": f.tasks,
@@ -184,7 +191,7 @@ def item_score(item: SchemeItem, f: ItemFigures) -> dict[str, Any]:
         "completion": round(completion, 2),
         "quality": round(quality, 2),
         "deductions": deductions,
-        "score": round(total, 2),
+        "score": round(max(0.0, completion + quality + cut), 2),
     }
 
 
