@@ -18,6 +18,7 @@ from duban.engine.org.people import import_people, read_people
 from duban.engine.org.units import import_units, read_units
 from duban.engine.store import schema
 from duban.engine.work import catalog
+from duban.engine.work.person_events import post_people_events
 from duban.seed import seed_definitions
 
 out = Console()
@@ -108,6 +109,8 @@ def people_import(ctx: typer.Context, file: Path, dry_run: bool = DRY_RUN, json:
     else:
         with c.write() as session:
             result = import_people(session, c.runtime.now(), OPERATOR, people_file)
+            # A new or changed appointment is heard at once, by the assignments that listen.
+            result["events_posted"] = post_people_events(session, c.runtime, OPERATOR)
     if json:
         emit_json(result)
         return
@@ -116,6 +119,7 @@ def people_import(ctx: typer.Context, file: Path, dry_run: bool = DRY_RUN, json:
     out.print(
         f"people{' (dry run, nothing changed)' if dry_run else ''}: {result['created']} created, "
         f"{result['updated']} updated, {result['unchanged']} unchanged"
+        + (f", {result['events_posted']} events posted" if result.get("events_posted") else "")
     )
 
 

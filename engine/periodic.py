@@ -10,13 +10,15 @@ from sqlalchemy import Engine
 from duban.engine.followup.sweep import SweepResult, sweep_due
 from duban.engine.runtime import Runtime
 from duban.engine.store.db import write_session
-from duban.engine.work import fanout
+from duban.engine.work import fanout, person_events
 
 
 def run_periodic(engine: Engine, rt: Runtime, *, batch_size: int = 1000) -> SweepResult:
-    """Open new periods, reconcile scopes, then sweep."""
+    """Open new periods, reconcile scopes, post what people caused (appointments, birthdays, term ends), then sweep."""
     with write_session(engine) as session:
         fanout.roll_over(session, rt)
+    with write_session(engine) as session:
+        person_events.post_people_events(session, rt)
     with write_session(engine) as session:
         fanout.reconcile_scopes(session, rt)
     return sweep_due(engine, rt, batch_size=batch_size)

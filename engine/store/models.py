@@ -84,6 +84,18 @@ class Person(SQLModel, table=True):
     birthday: date | None = None
 
 
+class PersonEvent(SQLModel, table=True):
+    """An event that people or committees caused by themselves, posted once: its key says what happened."""
+
+    __tablename__ = "person_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=160, unique=True)
+    event: str = Field(max_length=64)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    posted_at: datetime = _instant()
+
+
 class Account(SQLModel, table=True):
     """Someone who signs in: one unit, one role."""
 
