@@ -16,6 +16,7 @@ from duban.engine.access.actors import Actor
 from duban.engine.errors import InvalidInput, Problem
 from duban.engine.org import tree
 from duban.engine.store import audit
+from duban.engine.validation import plain_text
 
 WEBHOOK_KINDS = ("generic", "wecom", "dingtalk")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -30,7 +31,7 @@ def parse_contacts(raw: dict[str, Any]) -> dict[str, Any]:
     if isinstance(emails, str):
         emails = [emails]
     for address in emails:
-        if not isinstance(address, str) or not EMAIL.fullmatch(address):
+        if not isinstance(address, str) or not EMAIL.fullmatch(plain_text(address)):
             raise ValueError(f"{address!r} is not an email address")
     hooks = []
     for hook in raw.get("webhooks", []):
@@ -52,7 +53,7 @@ def parse_webhook_option(option: str) -> dict[str, Any]:
 def _webhook(kind: str, url: str, secret: str | None) -> dict[str, Any]:
     if kind not in WEBHOOK_KINDS:
         raise ValueError(f"webhook kind {kind!r} is not one of {', '.join(WEBHOOK_KINDS)}")
-    parts = urlsplit(url)
+    parts = urlsplit(plain_text(url))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"{url!r} is not an http(s) URL")
     if kind == "dingtalk" and not secret:

@@ -191,10 +191,11 @@ def test_an_xlsx_that_unpacks_too_far_is_refused_before_it_is_opened(
         ("X1,恶意\x1b[2J名称,C01,county,", "name"),
         ("X1,名称\u202etxt.exe,C01,county,", "name"),
         ("X1,名称,C01,county,ok;bad\x07", "tags"),
+        ('X1,名称,C01,county,,"{""email"": [""a\\u001b@b.cn""]}"', "contacts"),
     ],
 )
 def test_control_characters_are_refused_naming_row_and_field(tmp_path: Path, row: str, field: str) -> None:
-    path = csv(tmp_path, "code,name,parent_code,level,tags\nC09,市总,,municipal,\n" + row + "\n")
+    path = csv(tmp_path, "code,name,parent_code,level,tags,contacts\nC09,市总,,municipal,,\n" + row + "\n")
     with pytest.raises(ImportRefused) as refused:
         read_units(path)
     (problem,) = refused.value.problems
