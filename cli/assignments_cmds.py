@@ -25,7 +25,7 @@ from duban.cli.context import (
 from duban.engine.errors import InvalidInput, Problem
 from duban.engine.language.loader import load_paths
 from duban.engine.org.sheets import read_rows
-from duban.engine.overview import reports
+from duban.engine.overview import reports, workbook
 from duban.engine.work import catalog, fanout
 from duban.engine.work.targets import split_target
 
@@ -263,7 +263,7 @@ def report(
     with c.read() as session:
         doc = reports.rollup(session, c.runtime.now(), acting(session, by), code, definition)
     if xlsx:
-        xlsx.write_bytes(reports.rollup_xlsx(doc))
+        xlsx.write_bytes(workbook.rollup_workbook(doc))
     if json:
         emit_json(doc)
         return

@@ -9,10 +9,10 @@ from fastapi.responses import Response
 
 from duban.api.deps import Api
 from duban.api.docs import ok
-from duban.engine.overview import reports
+from duban.engine.overview import reports, workbook
 
 router = APIRouter(prefix="/api/v1/units", tags=["reports"])
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX = workbook.XLSX_MEDIA_TYPE
 Code = Annotated[str, Path(max_length=64, description="the unit's code")]
 Definition = Annotated[str | None, Query(max_length=64, description="only this definition")]
 ROW = {
@@ -21,11 +21,14 @@ ROW = {
     "submitted": 1,
     "open": 1,
     "waived": 0,
+    "cancelled": 0,
     "overdue": 1,
     "escalated": 0,
+    "late": 0,
     "progress": 0.0,
     "target": None,
     "done_pct": 50.0,
+    "on_time_pct": 66.7,
 }
 REPORT = {
     "unit": {"code": "K01", "name": "莞城街道总工会", "level": "county"},
@@ -34,7 +37,8 @@ REPORT = {
     "total": ROW,
     "own": None,
     "children": [{"code": "T01", "name": "莞城社区工会联合会", "level": "township", **ROW}],
-    "definitions": [{"definition_id": "member-congress", **ROW}],
+    "definitions": [{"definition_id": "member-congress", "title": "每年至少召开一次会员大会", **ROW}],
+    "matrix": [{"code": "T01", "cells": {"member-congress": ROW}}],
 }
 
 
@@ -42,7 +46,7 @@ def _xlsx(ctx: Api, code: str, definition: str | None) -> Response:
     with ctx.read() as s:
         report = reports.rollup(s, ctx.rt.now(), ctx.actor, code, definition)
     return Response(
-        reports.rollup_xlsx(report),
+        workbook.rollup_workbook(report),
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="report-{report["unit"]["code"]}.xlsx"'},
     )
@@ -51,8 +55,9 @@ def _xlsx(ctx: Api, code: str, definition: str | None) -> Response:
 @router.get(
     "/{code}/report",
     summary="Roll-up report",
-    description="How the unit's subtree is doing: one row per child unit and per definition (tasks, done, "
-    "open, overdue, escalated, progress, target). `format=xlsx` answers a workbook instead.",
+    description="How the unit's subtree is doing: one row per child unit, per definition and per child × "
+    "definition (tasks, done, submitted, open, overdue, escalated, done late, rates, progress, target), read "
+    "from the counts the task moves keep. `format=xlsx` answers a workbook instead.",
     responses=ok(REPORT)
     | {200: {"description": "OK", "content": {"application/json": {"example": REPORT}, XLSX: {}}}},
 )
@@ -71,7 +76,8 @@ def report(
 @router.get(
     "/{code}/report.xlsx",
     summary="Roll-up report as XLSX",
-    description="The roll-up report as a workbook: a sheet per child unit and one per definition.",
+    description="The roll-up report as a workbook (Chinese headers and level names, item titles, the as-of "
+    "time, a totals row; values only, no formulas): child units, items, and the unit × item matrix.",
     responses=ok("(binary)", media=XLSX),
 )
 def report_xlsx(ctx: Api, code: Code, definition: Definition = None) -> Response:

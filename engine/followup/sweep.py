@@ -25,6 +25,7 @@ from duban.engine.access.actors import SYSTEM
 from duban.engine.followup.notices import dedupe_key, heard_sql, notify
 from duban.engine.followup.timelines import FINISHED, PROVISIONAL, TimelineCache, recompute_provisional, utc
 from duban.engine.runtime import Runtime
+from duban.engine.store import counts
 from duban.engine.store.bulk import Bulk
 from duban.engine.store.db import is_sqlite, write_session
 from duban.engine.store.models import Supervision, Task
@@ -138,6 +139,7 @@ def _sweep_batch(
     events: list[tuple[Any, ...]] = []
     watch: list[dict[str, Any]] = []
     quiet: set[int] = set()
+    first_escalated: list[int] = []
 
     for (
         task_id,
@@ -164,6 +166,7 @@ def _sweep_batch(
         firing = cache.firing(version_id, bulk.read_instant(trigger_raw), period, bulk.read_date(due_raw))
         actions, at_utc = firing.actions, firing.at_utc
         late = now_utc >= firing.overdue_at
+        level_was = level
         while cursor < len(actions) and at_utc[cursor] <= now_utc:
             action: Action = actions[cursor]
             at = firing.at_iso[cursor]
@@ -239,13 +242,29 @@ def _sweep_batch(
                 )
             )
         next_at = actions[cursor].at if cursor < len(actions) else None
+        if level > 0 and level_was == 0:
+            first_escalated.append(task_id)
         advances.append((cursor, bulk.instant(next_at), level, at_now, task_id))
     result.tasks_touched += len(advances)
     _upsert_supervision(session, watch)
     notify(session, rt, notices, run_key=run_key, quiet_units=quiet)
     bulk.insert("audit", _AUDIT, events)
-    bulk.update("task", ("id", "integer"), _ADVANCE, advances)
+    _advance(session, bulk, advances, first_escalated)
     return len(rows)
+
+
+def _advance(
+    session: Session, bulk: Bulk, advances: list[tuple[Any, ...]], first_escalated: list[int]
+) -> None:
+    """Move the batch's cursors on; a task's first escalation also moves it to the escalated count rows."""
+    if not first_escalated:
+        bulk.update("task", ("id", "integer"), _ADVANCE, advances)
+        return
+    escalated = counts.task_ids(session, first_escalated)
+    counts.take(session, escalated)
+    bulk.update("task", ("id", "integer"), _ADVANCE, advances)
+    counts.put(session, escalated)
+    counts.drop_empty(session)
 
 
 def _with_lock_retry(engine: Engine, work: Callable[[Session], int], tries: int = 5) -> int:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from duban.engine.access.actors import SYSTEM
 from duban.engine.language.model import Definition
 from duban.engine.runtime import Runtime
+from duban.engine.store import counts
 from duban.engine.store.models import FINISHED_STATES, Audit, DefinitionVersion, Task
 from duban.engine.time.periods import parse_period
 from duban.engine.time.timeline import Action, Timeline, compute_timeline
@@ -200,6 +201,10 @@ def recompute_provisional(session: Session, rt: Runtime) -> int:
     rows = session.execute(select(*RETIME_COLUMNS).where(PROVISIONAL, tasks.c.state.not_in(FINISHED))).all()
     if not rows:
         return 0
+    # A new overdue_at moves the tasks between count rows; they are put back by id, since after
+    # re-timing most are no longer provisional.
+    retimed = counts.task_ids(session, [row.id for row in rows])
+    counts.take(session, retimed)
     now = utc(rt.clock.now())
 
     def before_next(row: Any, actions: list[Action]) -> int:
@@ -209,6 +214,9 @@ def recompute_provisional(session: Session, rt: Runtime) -> int:
             return sum(1 for a in actions if utc(a.at) <= boundary)
         return sum(1 for a in actions if utc(a.at) < boundary)
 
-    return _retime(
+    done = _retime(
         session, rt, rows, TimelineCache(session, rt), "task.recomputed", before_next, only_changed=True
     )
+    counts.put(session, retimed)
+    counts.drop_empty(session)
+    return done

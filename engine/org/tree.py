@@ -14,9 +14,10 @@ from sqlalchemy import ColumnElement, and_, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from duban.engine.errors import NotFound
-from duban.engine.store.models import Unit
+from duban.engine.store import counts
+from duban.engine.store.models import Task, Unit
+from duban.engine.store.types import SEGMENT
 
-SEGMENT = 5  # 36**5 ≈ 60 million units
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 units = Unit.__table__
 
@@ -71,11 +72,19 @@ def is_within(path: str, root_path: str) -> bool:
 
 
 def move_subtree(session: Session, old_path: str, new_path: str, depth_delta: int, now: datetime) -> int:
-    """Re-path a subtree in SQL (its units count as changed now); returns how many units moved."""
+    """Re-path a subtree in SQL (its units count as changed now); returns how many units moved.
+
+    The subtree's tasks leave the counts of the units above them under the old paths and join them
+    under the new ones.
+    """
     rest = func.substr(units.c.path, len(old_path) + 1)
+    moved_tasks = Task.__table__.c.unit_id.in_(select(units.c.id).where(in_subtree(new_path)))
+    counts.take(session, Task.__table__.c.unit_id.in_(select(units.c.id).where(in_subtree(old_path))))
     result = session.execute(
         update(units)
         .where(in_subtree(old_path))
         .values(path=literal(new_path).concat(rest), depth=units.c.depth + depth_delta, changed_at=now)
     )
+    counts.put(session, moved_tasks)
+    counts.drop_empty(session)
     return result.rowcount or 0

@@ -1,53 +1,97 @@
-"""Roll-up reports: how a unit's subtree is doing, one row per child unit and per definition.
+"""Roll-up reports: how a unit's subtree is doing, per child unit, per item, and both (the matrix).
 
-One GROUP BY over the path index: each task's unit path is cut to the child's
-prefix, so a province's report is a single range scan, not a tree walk.
+`rollup` reads the counts the moves keep (engine/store/counts.py): for each child, its row
+in `task_count` (the tasks below it) plus its own tasks, and the unit's own tasks — rows
+in proportion to children × items, whatever the size of the subtree. `rollup_scan` is the
+same report from one GROUP BY over every task of the subtree; it stays as the reference
+the tests hold the counts to and the baseline `duban bench` times them against.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from io import BytesIO
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.org import tree
-from duban.engine.store.models import Assignment, Task, TaskState, Unit
+from duban.engine.store.models import Assignment, DefinitionVersion, Task, TaskCount, TaskState, Unit
 
 tasks = Task.__table__
 units = Unit.__table__
 assignments = Assignment.__table__
+counts = TaskCount.__table__
+versions = DefinitionVersion.__table__
+
+UNFINISHED = (TaskState.open.value, TaskState.submitted.value)
+FIELDS = (
+    "tasks",
+    "done",
+    "submitted",
+    "open",
+    "waived",
+    "cancelled",
+    "overdue",
+    "escalated",
+    "late",
+    "progress",
+)
 
 
-def _measures(now: datetime) -> list[Any]:
-    unfinished = tasks.c.state.in_([TaskState.open.value, TaskState.submitted.value])
+def _task_measures(now: datetime) -> list[Any]:
+    """The measures over task rows."""
+
+    def count_if(cond: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    state = tasks.c.state
     return [
         func.count().label("tasks"),
-        func.sum(case((tasks.c.state == TaskState.done.value, 1), else_=0)).label("done"),
-        func.sum(case((tasks.c.state == TaskState.submitted.value, 1), else_=0)).label("submitted"),
-        func.sum(case((tasks.c.state == TaskState.open.value, 1), else_=0)).label("open"),
-        func.sum(case((tasks.c.state == TaskState.waived.value, 1), else_=0)).label("waived"),
-        func.sum(case((unfinished & (tasks.c.overdue_at <= now), 1), else_=0)).label("overdue"),
-        func.sum(case((tasks.c.escalation_level > 0, 1), else_=0)).label("escalated"),
+        *[count_if(state == s).label(s) for s in ("done", "submitted", "open", "waived", "cancelled")],
+        count_if(state.in_(UNFINISHED) & (tasks.c.overdue_at <= now)).label("overdue"),
+        count_if(tasks.c.escalation_level > 0).label("escalated"),
+        count_if((state == TaskState.done.value) & (tasks.c.finished_at >= tasks.c.overdue_at)).label("late"),
         func.coalesce(func.sum(tasks.c.progress), 0).label("progress"),
         func.sum(tasks.c.target).label("target"),
     ]
 
 
-FIELDS = ("tasks", "done", "submitted", "open", "waived", "overdue", "escalated", "progress")
+def _count_measures(now: datetime) -> list[Any]:
+    """The same measures over count rows: each row stands for `n` tasks."""
+
+    def sum_if(cond: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, counts.c.n), else_=0)), 0)
+
+    state = counts.c.state
+    return [
+        func.sum(counts.c.n).label("tasks"),
+        *[sum_if(state == s).label(s) for s in ("done", "submitted", "open", "waived", "cancelled")],
+        sum_if(state.in_(UNFINISHED) & (counts.c.overdue_at <= now)).label("overdue"),
+        sum_if(counts.c.escalated).label("escalated"),
+        sum_if(counts.c.late).label("late"),
+        func.sum(counts.c.progress).label("progress"),
+        case((func.sum(counts.c.targeted) > 0, func.sum(counts.c.target)), else_=None).label("target"),
+    ]
 
 
-def _row(totals: dict[str, Any]) -> dict[str, Any]:
-    counted = totals["tasks"] - totals["waived"]
+def row_of(totals: dict[str, Any]) -> dict[str, Any]:
+    """Totals as a report row, with the rates.
+
+    done_pct: done of the tasks that count (not waived, not cancelled). on_time_pct: of the
+    tasks whose timeliness is settled (done, or unfinished past their deadline), those done
+    before their deadline.
+    """
+    counted = totals["tasks"] - totals["waived"] - totals["cancelled"]
+    settled = totals["done"] + totals["overdue"]
     return {
         **{k: int(totals[k]) for k in FIELDS if k != "progress"},
-        "progress": float(totals["progress"]),
-        "target": float(totals["target"]) if totals["target"] is not None else None,
+        "progress": round(float(totals["progress"]), 6),
+        "target": round(float(totals["target"]), 6) if totals["target"] is not None else None,
         "done_pct": round(100.0 * totals["done"] / counted, 1) if counted > 0 else None,
+        "on_time_pct": round(100.0 * (totals["done"] - totals["late"]) / settled, 1) if settled > 0 else None,
     }
 
 
@@ -62,27 +106,93 @@ def _add(into: dict[str, Any], r: Any) -> None:
         into["target"] = (into["target"] or 0) + r.target
 
 
+def _of_definition(definition: str | None) -> list[Any]:
+    if not definition:
+        return []
+    return [tasks.c.assignment_id.in_(select(assignments.c.id).where(assignments.c.def_id == definition))]
+
+
+def _scan_groups(session: Session, root: Unit, now: datetime, definition: str | None) -> list[Any]:
+    """(prefix, assignment_id, measures…): every task of the subtree, its unit path cut to the child's prefix."""
+    prefix = func.substr(units.c.path, 1, len(root.path) + tree.SEGMENT).label("prefix")
+    return list(
+        session.execute(
+            select(prefix, tasks.c.assignment_id, *_task_measures(now))
+            .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
+            .where(tree.in_subtree(root.path), *_of_definition(definition))
+            .group_by(prefix, tasks.c.assignment_id)
+        ).all()
+    )
+
+
+def _count_groups(session: Session, root: Unit, now: datetime, definition: str | None) -> list[Any]:
+    """The same groups from the counts: each child's row, plus the own tasks of the children and the root."""
+    children = select(units.c.path).where(units.c.parent_id == root.id)
+    below = select(counts.c.node.label("prefix"), counts.c.assignment_id, *_count_measures(now)).where(
+        counts.c.node.in_(children)
+    )
+    if definition:
+        below = below.where(
+            counts.c.assignment_id.in_(select(assignments.c.id).where(assignments.c.def_id == definition))
+        )
+    below = below.group_by(counts.c.node, counts.c.assignment_id)
+    near = or_(units.c.parent_id == root.id, units.c.id == root.id)
+    own = (
+        select(units.c.path.label("prefix"), tasks.c.assignment_id, *_task_measures(now))
+        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
+        .where(near, *_of_definition(definition))
+        .group_by(units.c.path, tasks.c.assignment_id)
+    )
+    return [*session.execute(below).all(), *session.execute(own).all()]
+
+
 def rollup(
     session: Session, now: datetime, actor: Actor, code: str, definition: str | None = None
 ) -> dict[str, Any]:
-    """Per child unit and per definition: tasks, done, open, overdue, escalated, progress and target.
+    """Per child unit, per item and per child × item: tasks, done, open, overdue, escalated, rates, progress.
 
-    One scan of the subtree grouped by (child, assignment); the three views are summed from it.
+    Answered from the counts the moves keep, never from a scan of the subtree's tasks.
     """
+    root = _visible(session, actor, code)
+    return _report(session, root, now, definition, _count_groups(session, root, now, definition))
+
+
+def rollup_scan(
+    session: Session, now: datetime, actor: Actor, code: str, definition: str | None = None
+) -> dict[str, Any]:
+    """The same report from a scan of every task of the subtree (the reference and the bench's baseline)."""
+    root = _visible(session, actor, code)
+    return _report(session, root, now, definition, _scan_groups(session, root, now, definition))
+
+
+def _visible(session: Session, actor: Actor, code: str) -> Unit:
     root = tree.get_unit(session, code)
     permissions.require_sees(actor, root.path, root.code)
-    child_prefix = func.substr(units.c.path, 1, len(root.path) + tree.SEGMENT).label("prefix")
-    conds = [tree.in_subtree(root.path)]
-    if definition:
-        conds.append(
-            tasks.c.assignment_id.in_(select(assignments.c.id).where(assignments.c.def_id == definition))
-        )
-    groups = session.execute(
-        select(child_prefix, tasks.c.assignment_id, *_measures(now))
-        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
-        .where(*conds)
-        .group_by(child_prefix, tasks.c.assignment_id)
-    ).all()
+    return root
+
+
+def _titles(session: Session, def_ids: set[str]) -> dict[str, str]:
+    """Each item's title, from its newest stored version."""
+    if not def_ids:
+        return {}
+    newest = (
+        select(versions.c.def_id, func.max(versions.c.version).label("v"))
+        .where(versions.c.def_id.in_(def_ids))
+        .group_by(versions.c.def_id)
+        .subquery()
+    )
+    return dict(
+        session.execute(
+            select(versions.c.def_id, versions.c.title).join(
+                newest, (newest.c.def_id == versions.c.def_id) & (newest.c.v == versions.c.version)
+            )
+        ).all()
+    )
+
+
+def _report(
+    session: Session, root: Unit, now: datetime, definition: str | None, groups: list[Any]
+) -> dict[str, Any]:
     def_of = (
         dict(
             session.execute(
@@ -105,60 +215,38 @@ def rollup(
     total, own = _zero(), None
     by_child = {path: _zero() for path in children}
     by_def: dict[str, dict[str, Any]] = {}
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
     for g in groups:
+        def_id = def_of[g.assignment_id]
         _add(total, g)
-        _add(by_def.setdefault(def_of[g.assignment_id], _zero()), g)
+        _add(by_def.setdefault(def_id, _zero()), g)
         if g.prefix == root.path:
             own = own or _zero()
             _add(own, g)
         elif g.prefix in by_child:
             _add(by_child[g.prefix], g)
-    rows = sorted(
-        (
-            {"code": c.code, "name": c.name, "level": c.level, **_row(by_child[path])}
-            for path, c in children.items()
-        ),
-        key=lambda x: x["code"],
-    )
+            _add(cells.setdefault((g.prefix, def_id), _zero()), g)
+    titles = _titles(session, set(by_def))
+    ordered = sorted(children.items(), key=lambda item: item[1].code)
     return {
         "unit": {"code": root.code, "name": root.name, "level": root.level},
         "as_of": now.isoformat(),
         "definition": definition,
-        "total": _row(total),
-        "own": _row(own) if own is not None else None,
-        "children": rows,
-        "definitions": [{"definition_id": d, **_row(by_def[d])} for d in sorted(by_def)],
+        "total": row_of(total),
+        "own": row_of(own) if own is not None else None,
+        "children": [
+            {"code": c.code, "name": c.name, "level": c.level, **row_of(by_child[path])}
+            for path, c in ordered
+        ],
+        "definitions": [
+            {"definition_id": d, "title": titles.get(d, d), **row_of(by_def[d])} for d in sorted(by_def)
+        ],
+        # The unit × item matrix: for each child (in the order of `children`), a cell per item it has tasks of.
+        "matrix": [
+            {
+                "code": c.code,
+                "cells": {d: row_of(cells[(path, d)]) for d in sorted(by_def) if (path, d) in cells},
+            }
+            for path, c in ordered
+        ],
     }
-
-
-def rollup_xlsx(report: dict[str, Any]) -> bytes:
-    """The report as an XLSX workbook: a sheet per child unit and one per definition."""
-    from openpyxl import Workbook
-
-    from duban.engine.overview.sheets_out import append_row
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "下级单位 children"
-    cols = [
-        "tasks",
-        "done",
-        "submitted",
-        "open",
-        "overdue",
-        "escalated",
-        "waived",
-        "progress",
-        "target",
-        "done_pct",
-    ]
-    append_row(sheet, ["代码 code", "名称 name", "层级 level", *cols])
-    for r in report["children"]:
-        append_row(sheet, [r["code"], r["name"], r["level"], *[r[c] for c in cols]])
-    defs = book.create_sheet("任务 definitions")
-    append_row(defs, ["definition_id", *cols])
-    for r in report["definitions"]:
-        append_row(defs, [r["definition_id"], *[r[c] for c in cols]])
-    buffer = BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()

@@ -239,6 +239,34 @@ class Task(SQLModel, table=True):
     finished_at: datetime | None = _instant(nullable=True)
 
 
+class TaskCount(SQLModel, table=True):
+    """How many tasks of the units strictly below one unit (`node`, its path) stand at one key.
+
+    Kept by every move in the move's own transaction (engine/store/counts.py), so a report reads
+    its children's rows instead of their tasks. `overdue_at` is part of the key so that "overdue"
+    is exact at any instant; `late` marks tasks done at or after their `overdue_at`.
+    """
+
+    __tablename__ = "task_count"
+    __table_args__ = (
+        # Moves leave rows at n = 0; they are found (and deleted) through this index alone.
+        Index("ix_task_count_empty", "node", sqlite_where=text("n = 0"), postgresql_where=text("n = 0")),
+    )
+
+    node: str = Field(sa_column=Column(path_type(), primary_key=True))
+    assignment_id: int = Field(foreign_key="assignment.id", primary_key=True)
+    period: str = Field(max_length=16, primary_key=True)
+    state: str = Field(max_length=16, primary_key=True)
+    overdue_at: datetime = Field(sa_column=Column(Instant(), primary_key=True))
+    escalated: bool = Field(primary_key=True)
+    late: bool = Field(primary_key=True)
+    n: int = 0
+    progress: float = 0
+    target: float = 0
+    # How many of the n tasks have a target, so a sum over none reads as "no target", not 0.
+    targeted: int = 0
+
+
 class Supervision(SQLModel, table=True):
     """A late task on the supervision list (督办) of the unit it was escalated to."""
 

@@ -37,6 +37,10 @@ class Instant(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# A path segment's width: 36**5 ≈ 60 million units. The store's counts cut paths by it too, so it lives here.
+SEGMENT = 5
+
+
 def path_type() -> Any:
     """The materialized-path column type: bytewise collation on PostgreSQL too."""
     return String(255).with_variant(String(255, collation="C"), "postgresql")

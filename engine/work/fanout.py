@@ -46,7 +46,7 @@ from duban.engine.language.model import (
 )
 from duban.engine.org import tree
 from duban.engine.runtime import Runtime
-from duban.engine.store import audit
+from duban.engine.store import audit, counts
 from duban.engine.store.db import is_sqlite
 from duban.engine.store.models import (
     FINISHED_STATES,
@@ -460,13 +460,10 @@ def insert_tasks(
             .on_conflict_do_nothing(constraint="uq_task_identity")
         )
     # psycopg reports no rowcount for INSERT … SELECT; count what this insert added instead.
-    created = (
-        session.scalar(
-            select(func.count()).where(tasks.c.assignment_id == assignment.id, tasks.c.id > before)
-        )
-        or 0
-    )
+    added = and_(tasks.c.assignment_id == assignment.id, tasks.c.id > before)
+    created = session.scalar(select(func.count()).where(added)) or 0
     if created:
+        counts.put(session, added)
         session.execute(
             insert(audits).from_select(
                 ["at", "actor", "action", "task_id", "assignment_id", "unit_id", "payload"],
@@ -698,6 +695,7 @@ def withdraw_assignment(
     unfinished = and_(
         tasks.c.assignment_id == assignment_id, tasks.c.state.not_in([s.value for s in FINISHED_STATES])
     )
+    counts.take(session, tasks.c.assignment_id == assignment_id)
     session.execute(
         insert(audits).from_select(
             ["at", "actor", "action", "task_id", "assignment_id", "unit_id", "payload"],
@@ -717,6 +715,8 @@ def withdraw_assignment(
         .where(unfinished)
         .values(state=TaskState.cancelled, next_action_at=None, finished_at=now, updated_at=now)
     )
+    counts.put(session, tasks.c.assignment_id == assignment_id)
+    counts.drop_empty(session)
     audit.record(
         session,
         now,

@@ -8,7 +8,7 @@ writes its audit event in the same transaction.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -23,7 +23,7 @@ from duban.engine.followup.timelines import TimelineCache, reschedule
 from duban.engine.language.model import Definition
 from duban.engine.org import tree
 from duban.engine.runtime import Runtime
-from duban.engine.store import audit
+from duban.engine.store import audit, counts
 from duban.engine.store.models import (
     Assignment,
     Attachment,
@@ -61,6 +61,11 @@ class TaskContext:
     unit: Unit
     assignment: Assignment
     defn: Definition
+    # What the task counted for when loaded; `_save` moves the counts from it to what it counts for now.
+    counted: counts.Counted = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counted = counts.counted(self.task)
 
 
 def load(session: Session, actor: Actor, task_id: int, *, lock: bool = True) -> TaskContext:
@@ -96,6 +101,9 @@ def _save(
     ctx.task.updated_at = rt.now()
     session.add(ctx.task)
     session.flush()
+    now_counted = counts.counted(ctx.task)
+    counts.shift(session, ctx.unit.path, ctx.counted, now_counted)
+    ctx.counted = now_counted
     audit.record(
         session,
         rt.now(),

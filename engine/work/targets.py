@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
@@ -10,7 +10,7 @@ from duban.engine.access.actors import Actor
 from duban.engine.errors import InvalidInput, NotFound, Problem
 from duban.engine.org import tree
 from duban.engine.runtime import Runtime
-from duban.engine.store import audit
+from duban.engine.store import audit, counts
 from duban.engine.store.models import Assignment, Target, Task, Unit
 
 tasks = Task.__table__
@@ -77,12 +77,18 @@ def split_target(
                     assignment_id=assignment_id, unit_id=child, value=value, set_by_unit_id=unit.id
                 )
             )
+    retargeted = and_(
+        tasks.c.assignment_id == assignment_id, tasks.c.unit_id.in_([children[c] for c in shares])
+    )
+    counts.take(session, retargeted)
     session.execute(
         update(tasks)
         .where(tasks.c.assignment_id == assignment_id, tasks.c.unit_id == bindparam("u"))
         .values(target=bindparam("v"), updated_at=now),
         [{"u": children[c], "v": v} for c, v in shares.items()],
     )
+    counts.put(session, retargeted)
+    counts.drop_empty(session)
     audit.record(
         session,
         now,

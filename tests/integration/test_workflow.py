@@ -347,7 +347,8 @@ def test_assignment_lists_follow_the_tree(world: Engine, replay) -> None:  # typ
 
 
 def test_the_roll_up_counts_each_child_subtree(world: Engine, replay) -> None:  # type: ignore[no-untyped-def]
-    from duban.engine.overview.reports import rollup, rollup_xlsx
+    from duban.engine.overview.reports import rollup, rollup_scan
+    from duban.engine.overview.workbook import rollup_workbook
 
     with write_session(world) as s:
         congress = fanout.assign_definition(s, replay.rt, act(s, "c01-admin"), "test-congress", "C01")
@@ -378,4 +379,6 @@ def test_the_roll_up_counts_each_child_subtree(world: Engine, replay) -> None:  
     assert only["total"]["tasks"] == 4 and [d["definition_id"] for d in only["definitions"]] == [
         "test-organise"
     ]
-    assert rollup_xlsx(report)[:2] == b"PK"
+    assert rollup_workbook(report)[:2] == b"PK"
+    with read_session(world) as s:
+        assert rollup_scan(s, replay.rt.now(), OPERATOR, "C01") == report

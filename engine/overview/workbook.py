@@ -1,0 +1,166 @@
+"""The workbooks handed to a leader: a report or a task list as an XLSX file, in words, not keys.
+
+One builder for the web page, the API and `duban report --xlsx`, so the file is the same
+wherever it comes from: a title, the as-of time, Chinese headers (English on request),
+level names and item titles instead of codes and slugs, and a totals row. Every cell
+is a value, never a formula — text that looks like one (a unit named "=1+1") stays text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from io import BytesIO
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from duban.engine.glossary import label
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+WORDS: dict[str, tuple[str, str]] = {
+    "report_title": ("{name}进度总览", "{name}: progress overview"),
+    "as_of": ("统计截至", "As of"),
+    "item": ("任务项", "Item"),
+    "all_items": ("全部任务项", "All items"),
+    "code": ("单位代码", "Unit code"),
+    "name": ("单位名称", "Unit"),
+    "level": ("层级", "Level"),
+    "tasks": ("任务数", "Tasks"),
+    "done": ("已完成", "Done"),
+    "submitted": ("待审核", "Awaiting approval"),
+    "open": ("待办理", "Open"),
+    "overdue": ("已逾期", "Overdue"),
+    "escalated": ("已督办", "Escalated"),
+    "waived": ("已免除", "Waived"),
+    "cancelled": ("已撤销", "Cancelled"),
+    "late": ("逾期完成", "Done late"),
+    "done_pct": ("完成率（%）", "Done (%)"),
+    "on_time_pct": ("按时完成率（%）", "On time (%)"),
+    "progress": ("完成进度", "Progress"),
+    "target": ("目标", "Target"),
+    "own": ("本级", "Own tasks"),
+    "total": ("合计", "Total"),
+    "children_sheet": ("下级单位", "Child units"),
+    "items_sheet": ("分项统计", "By item"),
+    "matrix_sheet": ("单位×任务项完成率", "Done % by unit and item"),
+    "matrix_note": ("单元格为完成率（%），空白为无此项任务", "Cells are done %; blank: no such task"),
+}
+
+MEASURES = (
+    "tasks",
+    "done",
+    "submitted",
+    "open",
+    "overdue",
+    "escalated",
+    "late",
+    "waived",
+    "cancelled",
+    "done_pct",
+    "on_time_pct",
+    "progress",
+    "target",
+)
+
+
+def word(key: str, lang: str) -> str:
+    """A workbook word in `lang`."""
+    zh, en = WORDS[key]
+    return en if lang == "en" else zh
+
+
+def as_of_text(as_of: str) -> str:
+    """The report's instant as the local minute it was taken at."""
+    return datetime.fromisoformat(as_of).strftime("%Y-%m-%d %H:%M")
+
+
+def _values(row: Sequence[Any]) -> list[Any]:
+    """Cells as stored: numbers stay numbers, everything else is text."""
+    return [v if v is None or isinstance(v, (int, float)) else str(v) for v in row]
+
+
+def _append(sheet: Worksheet, row: Sequence[Any], *, bold: bool = False) -> None:
+    sheet.append(_values(row))
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            # Text stays text: a value starting with "=" would otherwise be written as a formula.
+            cell.data_type = "s"
+        if bold:
+            cell.font = Font(bold=True)
+
+
+def _heading(sheet: Worksheet, title: str, lines: Iterable[str], width: int) -> None:
+    _append(sheet, [title])
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(width, 1))
+    sheet["A1"].alignment = Alignment(horizontal="center")
+    for line in lines:
+        _append(sheet, [line])
+    _append(sheet, [])
+
+
+def _widths(sheet: Worksheet, widths: Sequence[int]) -> None:
+    for i, w in enumerate(widths):
+        sheet.column_dimensions[get_column_letter(i + 1)].width = w
+
+
+def _measures(row: dict[str, Any]) -> list[Any]:
+    return [row[m] for m in MEASURES]
+
+
+def rollup_workbook(report: dict[str, Any], lang: str = "zh") -> bytes:
+    """A roll-up report (engine/overview/reports.py) as a workbook: children, items, and the matrix."""
+    unit = report["unit"]
+    titles = {d["definition_id"]: d["title"] for d in report["definitions"]}
+    item = titles.get(report["definition"] or "", report["definition"]) or word("all_items", lang)
+    lines = [f"{word('as_of', lang)}：{as_of_text(report['as_of'])}", f"{word('item', lang)}：{item}"]
+    title = word("report_title", lang).format(name=unit["name"])
+    book = Workbook()
+
+    sheet = book.active
+    sheet.title = word("children_sheet", lang)
+    head = [word(k, lang) for k in ("code", "name", "level", *MEASURES)]
+    _heading(sheet, title, lines, len(head))
+    _append(sheet, head, bold=True)
+    for r in report["children"]:
+        _append(sheet, [r["code"], r["name"], label(f"level.{r['level']}", lang), *_measures(r)])
+    if report["own"] is not None:
+        _append(
+            sheet, [unit["code"], f"{unit['name']}（{word('own', lang)}）", "", *_measures(report["own"])]
+        )
+    _append(sheet, [word("total", lang), "", "", *_measures(report["total"])], bold=True)
+    _widths(sheet, [12, 30, 12, *[10] * len(MEASURES)])
+    sheet.freeze_panes = sheet.cell(row=len(lines) + 4, column=3)
+
+    items = book.create_sheet(word("items_sheet", lang))
+    head = [word("item", lang), *[word(k, lang) for k in MEASURES]]
+    _heading(items, title, lines, len(head))
+    _append(items, head, bold=True)
+    for d in report["definitions"]:
+        _append(items, [d["title"], *_measures(d)])
+    _append(items, [word("total", lang), *_measures(report["total"])], bold=True)
+    _widths(items, [40, *[10] * len(MEASURES)])
+
+    matrix = book.create_sheet(word("matrix_sheet", lang))
+    defs = [d["definition_id"] for d in report["definitions"]]
+    head = [word("code", lang), word("name", lang), *[titles[d] for d in defs]]
+    _heading(matrix, title, [*lines, word("matrix_note", lang)], len(head))
+    _append(matrix, head, bold=True)
+    names = {r["code"]: r["name"] for r in report["children"]}
+    for m in report["matrix"]:
+        cells = m["cells"]
+        _append(matrix, [m["code"], names[m["code"]], *[(cells.get(d) or {}).get("done_pct") for d in defs]])
+    _append(matrix, [word("total", lang), "", *[d["done_pct"] for d in report["definitions"]]], bold=True)
+    _widths(matrix, [12, 30, *[16] * len(defs)])
+    return _save(book)
+
+
+def _save(book: Workbook) -> bytes:
+    buffer = BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,193 @@
+"""Task counts kept by the moves, so that a report reads its children's rows instead of their tasks.
+
+`task_count` holds, for a unit N (its path, `node`) and a key (assignment, period, state,
+overdue_at, escalated, late), how many tasks of the units strictly below N have that key,
+with the sums of their progress and targets. A unit's whole subtree is its row plus its own
+tasks (a handful per item, read through `ix_task_unit_state`), so leaves, most of the tree,
+have no rows at all and a fan-out to a province writes rows for its ~1,700 upper units only.
+
+Every move keeps the table exact in the move's own transaction:
+
+* set-based moves (fan-out, withdrawal, escalation in the sweep, re-timing, target splits,
+  moving a subtree) `take` the tasks they touch before the change and `put` them back after,
+  each one `INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`;
+* a single task's move (submit, approve, reject, waive, extend) `shift`s its old key out and
+  its new key in, from the values the ORM object holds, without reading the task again.
+
+"Overdue" needs no sweep: `overdue_at` is in the key, so a report counts the unfinished tasks
+whose `overdue_at` has passed at the instant it is asked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, and_, any_, case, column, delete, false, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from duban.engine.store.models import Task, TaskCount, TaskState, Unit
+from duban.engine.store.types import SEGMENT
+
+__all__ = ["KEY", "Counted", "counted", "drop_empty", "put", "rebuild", "shift", "take", "task_ids"]
+
+counts = TaskCount.__table__
+tasks = Task.__table__
+units = Unit.__table__
+
+KEY = ("node", "assignment_id", "period", "state", "overdue_at", "escalated", "late")
+SUMS = ("n", "progress", "target", "targeted")
+# The deepest tree a path column holds (255 characters of 5-character segments).
+MAX_DEPTH = 255 // SEGMENT
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What one task adds to the rows of the units above it."""
+
+    assignment_id: int
+    period: str
+    state: str
+    overdue_at: datetime
+    escalated: bool
+    late: bool
+    progress: float
+    target: float | None
+
+
+def counted(task: Task) -> Counted:
+    """A task's contribution, from its values in Python (the same rule as `_late` and `_escalated` in SQL)."""
+    assert task.assignment_id is not None
+    return Counted(
+        assignment_id=task.assignment_id,
+        period=task.period,
+        state=str(task.state),
+        overdue_at=task.overdue_at,
+        escalated=task.escalation_level > 0,
+        late=task.state == TaskState.done
+        and task.finished_at is not None
+        and task.finished_at >= task.overdue_at,
+        progress=float(task.progress or 0),
+        target=task.target,
+    )
+
+
+def _late() -> ColumnElement[Any]:
+    done_late = and_(tasks.c.state == TaskState.done.value, tasks.c.finished_at >= tasks.c.overdue_at)
+    return case((done_late, True), else_=false())
+
+
+def _escalated() -> ColumnElement[Any]:
+    return case((tasks.c.escalation_level > 0, True), else_=false())
+
+
+def _upsert(session: Session) -> Any:
+    stmt = (sqlite if session.get_bind().dialect.name == "sqlite" else postgresql).insert(counts)
+    return stmt, {name: counts.c[name] + stmt.excluded[name] for name in SUMS}
+
+
+def _apply(session: Session, condition: ColumnElement[bool], sign: int) -> None:
+    """Add (sign 1) or remove (sign -1) the tasks matching `condition` from every unit above them."""
+    # First the tasks by their parent unit: one pass, a few thousand groups even for a province.
+    parent = func.substr(units.c.path, 1, func.length(units.c.path) - SEGMENT).label("parent")
+    keys = [
+        tasks.c.assignment_id,
+        tasks.c.period,
+        tasks.c.state,
+        tasks.c.overdue_at,
+        _escalated().label("escalated"),
+        _late().label("late"),
+    ]
+    by_parent = (
+        select(
+            parent,
+            *keys,
+            (func.count() * sign).label("n"),
+            (func.coalesce(func.sum(tasks.c.progress), 0.0) * sign).label("progress"),
+            (func.coalesce(func.sum(tasks.c.target), 0.0) * sign).label("target"),
+            (func.count(tasks.c.target) * sign).label("targeted"),
+        )
+        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
+        .where(condition, units.c.depth > 0)
+        .group_by(parent, *keys)
+        .subquery("g")
+    )
+    # Then each parent's groups to the parent and every unit above it.
+    depths = select(literal(1).label("k")).cte("depths", recursive=True)
+    depths = depths.union_all(select(depths.c.k + 1).where(depths.c.k < MAX_DEPTH))
+    node = func.substr(by_parent.c.parent, 1, depths.c.k * SEGMENT).label("node")
+    g_keys = [by_parent.c[name] for name in KEY[1:]]
+    rows = (
+        select(node, *g_keys, *[func.sum(by_parent.c[name]).label(name) for name in SUMS])
+        .select_from(by_parent.join(depths, depths.c.k * SEGMENT <= func.length(by_parent.c.parent)))
+        .group_by(node, *g_keys)
+    )
+    stmt, sums = _upsert(session)
+    session.execute(
+        stmt.from_select([*KEY, *SUMS], rows).on_conflict_do_update(index_elements=list(KEY), set_=sums)
+    )
+
+
+def task_ids(session: Session, ids: Iterable[int]) -> ColumnElement[bool]:
+    """SQL: the task is one of `ids`, however many, sent as one parameter (a list of 200,000 binds is refused)."""
+    values = sorted(set(ids))
+    if session.get_bind().dialect.name == "postgresql":
+        return tasks.c.id == any_(literal(values, postgresql.ARRAY(Integer)))
+    listed = select(column("value", Integer)).select_from(func.json_each(literal(json.dumps(values))))
+    return tasks.c.id.in_(listed)
+
+
+def put(session: Session, condition: ColumnElement[bool]) -> None:
+    """Count the tasks matching `condition` in the rows of every unit above them."""
+    _apply(session, condition, 1)
+
+
+def take(session: Session, condition: ColumnElement[bool]) -> None:
+    """Remove the tasks matching `condition` from the counts, before a set-based change to them."""
+    _apply(session, condition, -1)
+
+
+def drop_empty(session: Session) -> None:
+    """Delete the rows moves have emptied (found through the partial index on n = 0)."""
+    session.execute(delete(counts).where(counts.c.n == 0))
+
+
+def shift(session: Session, path: str, before: Counted | None, after: Counted | None) -> None:
+    """One task of the unit at `path` moved from `before` to `after` (None: did not count, or no longer does)."""
+    if before == after:
+        return
+    deltas: dict[tuple[Any, ...], list[float]] = {}
+    for c, sign in ((before, -1), (after, 1)):
+        if c is None:
+            continue
+        key = (c.assignment_id, c.period, c.state, c.overdue_at, c.escalated, c.late)
+        sums = deltas.setdefault(key, [0, 0.0, 0.0, 0])
+        sums[0] += sign
+        sums[1] += sign * c.progress
+        sums[2] += sign * (c.target or 0.0)
+        sums[3] += sign * (c.target is not None)
+    rows = [
+        dict(zip(KEY, (node, *key), strict=True)) | dict(zip(SUMS, sums, strict=True))
+        for node in _above(path)
+        for key, sums in deltas.items()
+    ]
+    if not rows:
+        return
+    stmt, set_ = _upsert(session)
+    session.execute(stmt.on_conflict_do_update(index_elements=list(KEY), set_=set_), rows)
+    drop_empty(session)
+
+
+def _above(path: str) -> Iterable[str]:
+    """The paths of the units strictly above the unit at `path`."""
+    return (path[:end] for end in range(SEGMENT, len(path), SEGMENT))
+
+
+def rebuild(session: Session) -> None:
+    """Count every task afresh: after a migration, or to repair a database written around the engine."""
+    session.execute(delete(counts))
+    put(session, tasks.c.id.is_not(None))
