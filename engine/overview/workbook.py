@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from duban.engine.glossary import label
+from duban.engine.overview.sheets_out import append_row, safe_title
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -79,18 +80,11 @@ def as_of_text(as_of: str) -> str:
     return datetime.fromisoformat(as_of).strftime("%Y-%m-%d %H:%M")
 
 
-def _values(row: Sequence[Any]) -> list[Any]:
-    """Cells as stored: numbers stay numbers, everything else is text."""
-    return [v if v is None or isinstance(v, (int, float)) else str(v) for v in row]
-
-
 def _append(sheet: Worksheet, row: Sequence[Any], *, bold: bool = False) -> None:
-    sheet.append(_values(row))
-    for cell in sheet[sheet.max_row]:
-        if isinstance(cell.value, str):
-            # Text stays text: a value starting with "=" would otherwise be written as a formula.
-            cell.data_type = "s"
-        if bold:
+    # Numbers stay numbers; everything else is text, through the one safe writer (never a formula).
+    append_row(sheet, [v if v is None or isinstance(v, (int, float)) else str(v) for v in row])
+    if bold:
+        for cell in sheet[sheet.max_row]:
             cell.font = Font(bold=True)
 
 
@@ -123,7 +117,7 @@ def rollup_workbook(report: dict[str, Any], lang: str = "zh") -> bytes:
     book = Workbook()
 
     sheet = book.active
-    sheet.title = word("children_sheet", lang)
+    sheet.title = safe_title(word("children_sheet", lang))
     head = [word(k, lang) for k in ("code", "name", "level", *MEASURES)]
     _heading(sheet, title, lines, len(head))
     _append(sheet, head, bold=True)
@@ -137,7 +131,7 @@ def rollup_workbook(report: dict[str, Any], lang: str = "zh") -> bytes:
     _widths(sheet, [12, 30, 12, *[10] * len(MEASURES)])
     sheet.freeze_panes = sheet.cell(row=len(lines) + 4, column=3)
 
-    items = book.create_sheet(word("items_sheet", lang))
+    items = book.create_sheet(safe_title(word("items_sheet", lang)))
     head = [word("item", lang), *[word(k, lang) for k in MEASURES]]
     _heading(items, title, lines, len(head))
     _append(items, head, bold=True)
@@ -146,7 +140,7 @@ def rollup_workbook(report: dict[str, Any], lang: str = "zh") -> bytes:
     _append(items, [word("total", lang), *_measures(report["total"])], bold=True)
     _widths(items, [40, *[10] * len(MEASURES)])
 
-    matrix = book.create_sheet(word("matrix_sheet", lang))
+    matrix = book.create_sheet(safe_title(word("matrix_sheet", lang)))
     defs = [d["definition_id"] for d in report["definitions"]]
     head = [word("code", lang), word("name", lang), *[titles[d] for d in defs]]
     _heading(matrix, title, [*lines, word("matrix_note", lang)], len(head))
