@@ -59,6 +59,7 @@ def measure(world: World) -> dict[str, Any]:
         engine_runs.append(seconds)
         step(f"fan-out baseline {i + 1}/{repeat}")
         base_runs.append(_bare_fanout(world, assignment_id))
+    world.fanout_seconds = min(engine_runs)
     return measurement(
         NAME,
         min(engine_runs),

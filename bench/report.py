@@ -40,6 +40,26 @@ def measurement(
     return doc
 
 
+def _dashboard_line(m: dict[str, Any]) -> str:
+    fan, sweep = m["fanout_overhead"], m["sweep_overhead"]
+    return (
+        f"dashboard: the province's report from {m['count_rows']} count rows is {m['faster_by']}x faster than "
+        f"scanning its {m['tasks_in_subtree']} tasks (goal ≥ 20x); same report: {m['same_report']}; keeping the "
+        f"counts costs the fan-out {fan['overhead']:.1%} and a sweep whose every task escalates "
+        f"{sweep['overhead']:.1%} (goal ≤ 10% each)"
+    )
+
+
+# Further lines of a figure, by name, printed after the table.
+LINES = {"dashboard": _dashboard_line}
+
+
+def _further_lines(doc: dict[str, Any], out: Console) -> None:
+    for m in doc["measurements"]:
+        if m["name"] in LINES:
+            out.print(LINES[m["name"]](m))
+
+
 def render(doc: dict[str, Any], out: Console) -> None:
     """The human report: the table of figures, then what each figure holds besides its ratio."""
     imp = doc["import"]
@@ -100,6 +120,7 @@ def render(doc: dict[str, Any], out: Console) -> None:
                 f"cost of a flow run (bar: ≤ {m['fixed_bar_seconds']} s); the rest is {m['ratio']}x the bare "
                 f"sweep (bar: ≤ {m['bar']}x)"
             )
+    _further_lines(doc, out)
     mem = doc.get("fanout_memory")
     if mem:
         out.print(

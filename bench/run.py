@@ -14,6 +14,7 @@ from typing import Any
 
 from duban.bench import (
     assess,
+    dashboard,
     delivery,
     fanout,
     fanout_memory,
@@ -54,6 +55,7 @@ ORDER = tuple(
         sweep_concurrent,
         rollup,
         rollup_cte,
+        dashboard,
         delivery,
         http,
         prefect_flow,

@@ -147,6 +147,7 @@ class World:
     due_set: DueSet | None = None
     one_sweep_seconds: float | None = None  # a sweep of the due set, once one ran
     rollup_seconds: float | None = None  # the best roll-up, once one ran
+    fanout_seconds: float | None = None  # the best province fan-out, once one ran
 
     @property
     def pg(self) -> bool:

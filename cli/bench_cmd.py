@@ -19,6 +19,7 @@ ALL = (
     "sweep_concurrent",
     "rollup",
     "rollup_cte",
+    "dashboard",
     "delivery",
     "http",
     "prefect",

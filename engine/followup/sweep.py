@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -81,7 +81,7 @@ def _upsert_supervision(session: Session, rows: list[dict[str, Any]]) -> None:
 _BATCH = f"""
 SELECT t.id, t.definition_version_id, t.assignment_id, t.unit_id, t.period, t.trigger_at, t.due_explicit,
        t.state, t.action_cursor, t.schedule_epoch, t.escalation_level, u.path, a.issuer_unit_id,
-       CASE WHEN {heard_sql("u")} THEN 1 ELSE 0 END
+       CASE WHEN {heard_sql("u")} THEN 1 ELSE 0 END, t.overdue_at, t.progress, t.target
 FROM task t JOIN unit u ON u.id = t.unit_id JOIN assignment a ON a.id = t.assignment_id
 WHERE t.next_action_at <= ?
 ORDER BY t.next_action_at, t.id
@@ -139,7 +139,8 @@ def _sweep_batch(
     events: list[tuple[Any, ...]] = []
     watch: list[dict[str, Any]] = []
     quiet: set[int] = set()
-    first_escalated: list[int] = []
+    # Tasks escalated for the first time move to the escalated count rows (engine/store/counts.py).
+    recounted: list[tuple[str, counts.Counted, counts.Counted]] = []
 
     for (
         task_id,
@@ -156,6 +157,9 @@ def _sweep_batch(
         path,
         issuer_unit_id,
         heard,
+        overdue_raw,
+        task_progress,
+        task_target,
     ) in rows:
         if state in FINISHED:
             # Finished tasks owe nothing; the lifecycle clears this too, this is a safety net.
@@ -243,28 +247,25 @@ def _sweep_batch(
             )
         next_at = actions[cursor].at if cursor < len(actions) else None
         if level > 0 and level_was == 0:
-            first_escalated.append(task_id)
+            was = counts.Counted(
+                assignment_id,
+                period,
+                state,
+                bulk.read_instant(overdue_raw),
+                False,
+                False,
+                task_progress,
+                task_target,
+            )
+            recounted.append((path, was, replace(was, escalated=True)))
         advances.append((cursor, bulk.instant(next_at), level, at_now, task_id))
     result.tasks_touched += len(advances)
     _upsert_supervision(session, watch)
     notify(session, rt, notices, run_key=run_key, quiet_units=quiet)
     bulk.insert("audit", _AUDIT, events)
-    _advance(session, bulk, advances, first_escalated)
-    return len(rows)
-
-
-def _advance(
-    session: Session, bulk: Bulk, advances: list[tuple[Any, ...]], first_escalated: list[int]
-) -> None:
-    """Move the batch's cursors on; a task's first escalation also moves it to the escalated count rows."""
-    if not first_escalated:
-        bulk.update("task", ("id", "integer"), _ADVANCE, advances)
-        return
-    escalated = counts.task_ids(session, first_escalated)
-    counts.take(session, escalated)
     bulk.update("task", ("id", "integer"), _ADVANCE, advances)
-    counts.put(session, escalated)
-    counts.drop_empty(session)
+    counts.shift_many(session, recounted)
+    return len(rows)
 
 
 def _with_lock_retry(engine: Engine, work: Callable[[Session], int], tries: int = 5) -> int:

@@ -10,15 +10,17 @@ the tests hold the counts to and the baseline `duban bench` times them against.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Integer, String, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.org import tree
 from duban.engine.store.models import Assignment, DefinitionVersion, Task, TaskCount, TaskState, Unit
+from duban.engine.store.types import Instant
 
 tasks = Task.__table__
 units = Unit.__table__
@@ -41,7 +43,16 @@ FIELDS = (
 )
 
 
-def _task_measures(now: datetime) -> list[Any]:
+# The statements are built once (per shape) with these parameters: building one costs more than running it.
+NOW = bindparam("now", type_=Instant())
+ROOT_ID = bindparam("root_id", type_=Integer())
+ROOT_PATH = bindparam("root_path", type_=String())
+SUBTREE_END = bindparam("subtree_end", type_=String())
+CUT = bindparam("cut", type_=Integer())
+DEFINITION = bindparam("definition", type_=String())
+
+
+def _task_measures() -> list[Any]:
     """The measures over task rows."""
 
     def count_if(cond: Any) -> Any:
@@ -51,7 +62,7 @@ def _task_measures(now: datetime) -> list[Any]:
     return [
         func.count().label("tasks"),
         *[count_if(state == s).label(s) for s in ("done", "submitted", "open", "waived", "cancelled")],
-        count_if(state.in_(UNFINISHED) & (tasks.c.overdue_at <= now)).label("overdue"),
+        count_if(state.in_(UNFINISHED) & (tasks.c.overdue_at <= NOW)).label("overdue"),
         count_if(tasks.c.escalation_level > 0).label("escalated"),
         count_if((state == TaskState.done.value) & (tasks.c.finished_at >= tasks.c.overdue_at)).label("late"),
         func.coalesce(func.sum(tasks.c.progress), 0).label("progress"),
@@ -59,7 +70,7 @@ def _task_measures(now: datetime) -> list[Any]:
     ]
 
 
-def _count_measures(now: datetime) -> list[Any]:
+def _count_measures() -> list[Any]:
     """The same measures over count rows: each row stands for `n` tasks."""
 
     def sum_if(cond: Any) -> Any:
@@ -69,7 +80,7 @@ def _count_measures(now: datetime) -> list[Any]:
     return [
         func.sum(counts.c.n).label("tasks"),
         *[sum_if(state == s).label(s) for s in ("done", "submitted", "open", "waived", "cancelled")],
-        sum_if(state.in_(UNFINISHED) & (counts.c.overdue_at <= now)).label("overdue"),
+        sum_if(state.in_(UNFINISHED) & (counts.c.overdue_at <= NOW)).label("overdue"),
         sum_if(counts.c.escalated).label("escalated"),
         sum_if(counts.c.late).label("late"),
         func.sum(counts.c.progress).label("progress"),
@@ -100,50 +111,77 @@ def _zero() -> dict[str, Any]:
 
 
 def _add(into: dict[str, Any], r: Any) -> None:
+    m = (
+        r._mapping
+    )  # by key: a Row's attribute access costs several times more, and this runs per field and group
     for k in FIELDS:
-        into[k] += getattr(r, k) or 0
-    if r.target is not None:
-        into["target"] = (into["target"] or 0) + r.target
+        into[k] += m[k] or 0
+    if m["target"] is not None:
+        into["target"] = (into["target"] or 0) + m["target"]
 
 
-def _of_definition(definition: str | None) -> list[Any]:
-    if not definition:
+def _of_definition(column: Any, filtered: bool) -> list[Any]:
+    if not filtered:
         return []
-    return [tasks.c.assignment_id.in_(select(assignments.c.id).where(assignments.c.def_id == definition))]
+    return [column.in_(select(assignments.c.id).where(assignments.c.def_id == DEFINITION))]
+
+
+@cache
+def _scan_statement(filtered: bool) -> Any:
+    """(prefix, assignment_id, measures…): every task of the subtree, its unit path cut to the child's prefix."""
+    prefix = func.substr(units.c.path, 1, CUT).label("prefix")
+    return (
+        select(prefix, tasks.c.assignment_id, *_task_measures())
+        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
+        .where(
+            units.c.path >= ROOT_PATH,
+            units.c.path < SUBTREE_END,
+            *_of_definition(tasks.c.assignment_id, filtered),
+        )
+        .group_by(prefix, tasks.c.assignment_id)
+    )
+
+
+@cache
+def _count_statements(filtered: bool) -> tuple[Any, Any]:
+    """The same groups from the counts: each child's row, and the own tasks of the children and the root."""
+    children = select(units.c.path).where(units.c.parent_id == ROOT_ID)
+    below = (
+        select(counts.c.node.label("prefix"), counts.c.assignment_id, *_count_measures())
+        .where(counts.c.node.in_(children), *_of_definition(counts.c.assignment_id, filtered))
+        .group_by(counts.c.node, counts.c.assignment_id)
+    )
+    own = (
+        select(units.c.path.label("prefix"), tasks.c.assignment_id, *_task_measures())
+        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
+        .where(
+            or_(units.c.parent_id == ROOT_ID, units.c.id == ROOT_ID),
+            *_of_definition(tasks.c.assignment_id, filtered),
+        )
+        .group_by(units.c.path, tasks.c.assignment_id)
+    )
+    return below, own
+
+
+def _params(root: Unit, now: datetime, definition: str | None) -> dict[str, Any]:
+    return {
+        "now": now,
+        "root_id": root.id,
+        "root_path": root.path,
+        "subtree_end": root.path + "~",
+        "cut": len(root.path) + tree.SEGMENT,
+        "definition": definition,
+    }
 
 
 def _scan_groups(session: Session, root: Unit, now: datetime, definition: str | None) -> list[Any]:
-    """(prefix, assignment_id, measures…): every task of the subtree, its unit path cut to the child's prefix."""
-    prefix = func.substr(units.c.path, 1, len(root.path) + tree.SEGMENT).label("prefix")
-    return list(
-        session.execute(
-            select(prefix, tasks.c.assignment_id, *_task_measures(now))
-            .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
-            .where(tree.in_subtree(root.path), *_of_definition(definition))
-            .group_by(prefix, tasks.c.assignment_id)
-        ).all()
-    )
+    return list(session.execute(_scan_statement(bool(definition)), _params(root, now, definition)).all())
 
 
 def _count_groups(session: Session, root: Unit, now: datetime, definition: str | None) -> list[Any]:
-    """The same groups from the counts: each child's row, plus the own tasks of the children and the root."""
-    children = select(units.c.path).where(units.c.parent_id == root.id)
-    below = select(counts.c.node.label("prefix"), counts.c.assignment_id, *_count_measures(now)).where(
-        counts.c.node.in_(children)
-    )
-    if definition:
-        below = below.where(
-            counts.c.assignment_id.in_(select(assignments.c.id).where(assignments.c.def_id == definition))
-        )
-    below = below.group_by(counts.c.node, counts.c.assignment_id)
-    near = or_(units.c.parent_id == root.id, units.c.id == root.id)
-    own = (
-        select(units.c.path.label("prefix"), tasks.c.assignment_id, *_task_measures(now))
-        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
-        .where(near, *_of_definition(definition))
-        .group_by(units.c.path, tasks.c.assignment_id)
-    )
-    return [*session.execute(below).all(), *session.execute(own).all()]
+    below, own = _count_statements(bool(definition))
+    params = _params(root, now, definition)
+    return [*session.execute(below, params).all(), *session.execute(own, params).all()]
 
 
 def rollup(

@@ -50,6 +50,19 @@ WORDS: dict[str, tuple[str, str]] = {
     "items_sheet": ("分项统计", "By item"),
     "matrix_sheet": ("单位×任务项完成率", "Done % by unit and item"),
     "matrix_note": ("单元格为完成率（%），空白为无此项任务", "Cells are done %; blank: no such task"),
+    "list_title": ("{name}任务清单", "{name}: task list"),
+    "list_sheet": ("任务清单", "Tasks"),
+    "filters": ("筛选条件", "Filters"),
+    "no": ("序号", "No."),
+    "period": ("周期", "Period"),
+    "subject": ("事项对象", "Subject"),
+    "state": ("状态", "State"),
+    "due": ("截止日期", "Due"),
+    "is_overdue": ("是否逾期", "Overdue"),
+    "escalation": ("督办级别", "Escalation level"),
+    "yes": ("是", "yes"),
+    "count_line": ("共 {n} 项任务", "{n} tasks"),
+    "truncated": ("（仅导出前 {n} 项）", " (the first {n} exported)"),
 }
 
 MEASURES = (
@@ -151,6 +164,87 @@ def rollup_workbook(report: dict[str, Any], lang: str = "zh") -> bytes:
         _append(matrix, [m["code"], names[m["code"]], *[(cells.get(d) or {}).get("done_pct") for d in defs]])
     _append(matrix, [word("total", lang), "", *[d["done_pct"] for d in report["definitions"]]], bold=True)
     _widths(matrix, [12, 30, *[16] * len(defs)])
+    return _save(book)
+
+
+TASK_COLUMNS = (
+    "no",
+    "code",
+    "name",
+    "item",
+    "period",
+    "subject",
+    "state",
+    "due",
+    "is_overdue",
+    "escalation",
+    "progress",
+    "target",
+)
+
+
+def _task_row(i: int, t: dict[str, Any], now: datetime, lang: str) -> list[Any]:
+    unfinished = t["state"] in ("open", "submitted")
+    overdue = unfinished and datetime.fromisoformat(t["overdue_at"]) <= now
+    return [
+        i,
+        t["unit_code"],
+        t.get("unit_name") or "",
+        t.get("title") or t["definition_id"],
+        t.get("period") or "",
+        t.get("subject_name") or t.get("subject") or "",
+        label(f"state.{t['state']}", lang),
+        t["due_at"][:10],
+        word("yes", lang) if overdue else "",
+        t["escalation_level"] or None,
+        t["progress"] if t.get("target") is not None or t["progress"] else None,
+        t.get("target"),
+    ]
+
+
+def tasks_workbook(
+    items: list[dict[str, Any]],
+    *,
+    unit_name: str,
+    filters: list[str],
+    total: int,
+    now: datetime,
+    lang: str = "zh",
+) -> bytes:
+    """A task list (engine/overview/tasks.py rows, as filtered on the page) as a workbook.
+
+    `filters` are the list's conditions in words; `total` is how many tasks matched (more than
+    `items` when the export was capped). The totals row counts the rows by state.
+    """
+    title = word("list_title", lang).format(name=unit_name)
+    shown = word("count_line", lang).format(n=total)
+    if total > len(items):
+        shown += word("truncated", lang).format(n=len(items))
+    lines = [
+        f"{word('as_of', lang)}：{now.strftime('%Y-%m-%d %H:%M')}",
+        f"{word('filters', lang)}：{'；'.join(filters) or word('all_items', lang)}",
+        shown,
+    ]
+    book = Workbook()
+    sheet = book.active
+    sheet.title = safe_title(word("list_sheet", lang))
+    _heading(sheet, title, lines, len(TASK_COLUMNS))
+    _append(sheet, [word(k, lang) for k in TASK_COLUMNS], bold=True)
+    rows = [_task_row(i, t, now, lang) for i, t in enumerate(items, 1)]
+    for row in rows:
+        _append(sheet, row)
+    by_state: dict[str, int] = {}
+    for t in items:
+        by_state[t["state"]] = by_state.get(t["state"], 0) + 1
+    summary = "，".join(f"{label(f'state.{s}', lang)} {n}" for s, n in sorted(by_state.items()))
+    overdue = sum(1 for r in rows if r[8])
+    _append(
+        sheet,
+        [word("total", lang), len(items), "", summary, "", "", "", "", overdue, None, None, None],
+        bold=True,
+    )
+    _widths(sheet, [6, 12, 28, 36, 10, 14, 10, 12, 8, 8, 8, 8])
+    sheet.freeze_panes = sheet.cell(row=len(lines) + 4, column=1)
     return _save(book)
 
 

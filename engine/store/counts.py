@@ -26,14 +26,40 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, any_, case, column, delete, false, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    String,
+    and_,
+    any_,
+    case,
+    column,
+    delete,
+    false,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from duban.engine.store.models import Task, TaskCount, TaskState, Unit
-from duban.engine.store.types import SEGMENT
+from duban.engine.store.types import SEGMENT, Instant
 
-__all__ = ["KEY", "Counted", "counted", "drop_empty", "put", "rebuild", "shift", "take", "task_ids"]
+__all__ = [
+    "KEY",
+    "Counted",
+    "counted",
+    "drop_empty",
+    "put",
+    "put_created",
+    "rebuild",
+    "shift",
+    "shift_many",
+    "take",
+    "task_ids",
+]
 
 counts = TaskCount.__table__
 tasks = Task.__table__
@@ -117,8 +143,7 @@ def _apply(session: Session, condition: ColumnElement[bool], sign: int) -> None:
         .subquery("g")
     )
     # Then each parent's groups to the parent and every unit above it.
-    depths = select(literal(1).label("k")).cte("depths", recursive=True)
-    depths = depths.union_all(select(depths.c.k + 1).where(depths.c.k < MAX_DEPTH))
+    depths = _depths()
     node = func.substr(by_parent.c.parent, 1, depths.c.k * SEGMENT).label("node")
     g_keys = [by_parent.c[name] for name in KEY[1:]]
     rows = (
@@ -141,6 +166,70 @@ def task_ids(session: Session, ids: Iterable[int]) -> ColumnElement[bool]:
     return tasks.c.id.in_(listed)
 
 
+def put_created(
+    session: Session,
+    condition: ColumnElement[bool],
+    assignment_id: int,
+    period: str,
+    overdue_at: datetime,
+    *,
+    with_target: bool,
+) -> None:
+    """Count the tasks a fan-out just created: all open, on one timeline, so only their units vary.
+
+    The general `put` reads each task's row for its key; here the key is known, and the tasks are
+    grouped by their unit's parent straight from the index on (assignment, unit), which is what keeps
+    counting within a few percent of the fan-out itself.
+    """
+    measures = [func.count().label("n")]
+    if with_target:
+        measures += [
+            func.coalesce(func.sum(tasks.c.target), 0.0).label("target"),
+            func.count(tasks.c.target).label("targeted"),
+        ]
+    by_parent = (
+        select(units.c.parent_id.label("parent_id"), *measures)
+        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
+        .where(condition, units.c.parent_id.is_not(None))
+        .group_by(units.c.parent_id)
+        .subquery("g")
+    )
+    parents = units.alias("p")
+    depths = _depths()
+    node = func.substr(parents.c.path, 1, depths.c.k * SEGMENT).label("node")
+    rows = (
+        select(
+            node,
+            literal(assignment_id, Integer).label("assignment_id"),
+            literal(period, String).label("period"),
+            literal(TaskState.open.value, String).label("state"),
+            literal(overdue_at, Instant()).label("overdue_at"),
+            false().label("escalated"),
+            false().label("late"),
+            func.sum(by_parent.c.n).label("n"),
+            literal(0.0, Float).label("progress"),
+            (func.sum(by_parent.c.target) if with_target else literal(0.0, Float)).label("target"),
+            (func.sum(by_parent.c.targeted) if with_target else literal(0, Integer)).label("targeted"),
+        )
+        .select_from(
+            by_parent.join(parents, parents.c.id == by_parent.c.parent_id).join(
+                depths, depths.c.k * SEGMENT <= func.length(parents.c.path)
+            )
+        )
+        .group_by(node)
+    )
+    stmt, sums = _upsert(session)
+    session.execute(
+        stmt.from_select([*KEY, *SUMS], rows).on_conflict_do_update(index_elements=list(KEY), set_=sums)
+    )
+
+
+def _depths() -> Any:
+    """1, 2, … MAX_DEPTH: the path prefixes of a unit's ancestors are its first k segments."""
+    depths = select(literal(1).label("k")).cte("depths", recursive=True)
+    return depths.union_all(select(depths.c.k + 1).where(depths.c.k < MAX_DEPTH))
+
+
 def put(session: Session, condition: ColumnElement[bool]) -> None:
     """Count the tasks matching `condition` in the rows of every unit above them."""
     _apply(session, condition, 1)
@@ -158,22 +247,29 @@ def drop_empty(session: Session) -> None:
 
 def shift(session: Session, path: str, before: Counted | None, after: Counted | None) -> None:
     """One task of the unit at `path` moved from `before` to `after` (None: did not count, or no longer does)."""
-    if before == after:
-        return
+    shift_many(session, [(path, before, after)])
+
+
+def shift_many(session: Session, moves: Iterable[tuple[str, Counted | None, Counted | None]]) -> None:
+    """Tasks moved from one key to another (each: its unit's path, before, after); one upsert for them all."""
     deltas: dict[tuple[Any, ...], list[float]] = {}
-    for c, sign in ((before, -1), (after, 1)):
-        if c is None:
+    for path, before, after in moves:
+        if before == after:
             continue
-        key = (c.assignment_id, c.period, c.state, c.overdue_at, c.escalated, c.late)
-        sums = deltas.setdefault(key, [0, 0.0, 0.0, 0])
-        sums[0] += sign
-        sums[1] += sign * c.progress
-        sums[2] += sign * (c.target or 0.0)
-        sums[3] += sign * (c.target is not None)
+        for c, sign in ((before, -1), (after, 1)):
+            if c is None:
+                continue
+            key = (c.assignment_id, c.period, c.state, c.overdue_at, c.escalated, c.late)
+            for node in _above(path):
+                sums = deltas.setdefault((node, *key), [0, 0.0, 0.0, 0])
+                sums[0] += sign
+                sums[1] += sign * c.progress
+                sums[2] += sign * (c.target or 0.0)
+                sums[3] += sign * (c.target is not None)
     rows = [
-        dict(zip(KEY, (node, *key), strict=True)) | dict(zip(SUMS, sums, strict=True))
-        for node in _above(path)
+        dict(zip(KEY, key, strict=True)) | dict(zip(SUMS, sums, strict=True))
         for key, sums in deltas.items()
+        if any(sums)
     ]
     if not rows:
         return

@@ -463,7 +463,14 @@ def insert_tasks(
     added = and_(tasks.c.assignment_id == assignment.id, tasks.c.id > before)
     created = session.scalar(select(func.count()).where(added)) or 0
     if created:
-        counts.put(session, added)
+        counts.put_created(
+            session,
+            added,
+            assignment.id,
+            period,
+            timeline.overdue_at,
+            with_target=defn.completion.target is not None,
+        )
         session.execute(
             insert(audits).from_select(
                 ["at", "actor", "action", "task_id", "assignment_id", "unit_id", "payload"],
