@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from conftest import PG_URL, _pg_db
 from sqlalchemy import Engine, MetaData
 from typer.testing import CliRunner
 
@@ -30,23 +26,7 @@ def contents(engine: Engine) -> dict[str, list[str]]:
         return {t.name: sorted(map(repr, conn.execute(t.select()).all())) for t in meta.sorted_tables}
 
 
-@pytest.fixture
-def empty_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A database with nothing in it, to restore into."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'restored.db'}"
-        return
-    name = f"duban_r_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")  # type: ignore[arg-type]
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield _pg_db(name)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
-def test_backup_then_restore_gives_the_same_rows(db_url: str, empty_url: str, tmp_path: Path) -> None:
+def test_backup_then_restore_gives_the_same_rows(db_url: str, empty_db_url: str, tmp_path: Path) -> None:
     now = ["--now", "2026-03-02T10:00+08:00"]
     assert duban(db_url, "units", "import", str(FIXTURES / "tree.csv")).exit_code == 0
     assert duban(db_url, "definitions", "load", str(FIXTURES / "defs")).exit_code == 0
@@ -62,19 +42,19 @@ def test_backup_then_restore_gives_the_same_rows(db_url: str, empty_url: str, tm
     assert json.loads(made.output)["rows"] == sum(map(len, before.values()))
     assert duban(db_url, "backup", str(file)).exit_code == 1  # never overwrites without --force
 
-    restored = duban(empty_url, "restore", str(file), "--json")
+    restored = duban(empty_db_url, "restore", str(file), "--json")
     assert restored.exit_code == 0, restored.output
-    target = make_engine(empty_url)
+    target = make_engine(empty_db_url)
     assert contents(target) == before
     assert json.loads(restored.output)["tables"] == {t: len(rows) for t, rows in before.items()}
 
     # Restoring over data needs --force, and then brings the backup's state back.
-    assert duban(empty_url, "--now", "2027-06-30T10:00+08:00", "sweep").exit_code == 0
-    refused = duban(empty_url, "restore", str(file))
+    assert duban(empty_db_url, "--now", "2027-06-30T10:00+08:00", "sweep").exit_code == 0
+    refused = duban(empty_db_url, "restore", str(file))
     assert refused.exit_code == 1 and "--force" in refused.output
-    assert duban(empty_url, "restore", str(file), "--force").exit_code == 0
+    assert duban(empty_db_url, "restore", str(file), "--force").exit_code == 0
     target.dispose()
-    target = make_engine(empty_url)
+    target = make_engine(empty_db_url)
     assert contents(target) == before
     target.dispose()
     source.dispose()

@@ -315,7 +315,7 @@ def test_the_migration_fills_the_counts_the_moves_keep(world: History) -> None:
     config = alembic_config(world.db.url.render_as_string(hide_password=False))
     with world.db.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, ScriptDirectory.from_config(config).get_revision("0010").down_revision)
+        command.downgrade(config, ScriptDirectory.from_config(config).get_revision("0011").down_revision)
     upgrade(world.db)
     with read_session(world.db) as s:
         assert stored_counts(s) == kept

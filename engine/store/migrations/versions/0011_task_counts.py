@@ -1,7 +1,7 @@
 """task counts kept by the moves (engine/store/counts.py), filled from the tasks already stored
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30
 """
 
@@ -12,8 +12,8 @@ import sqlmodel
 from alembic import op
 from duban.engine.store.types import Instant
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
