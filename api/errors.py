@@ -10,9 +10,38 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from duban.engine.errors import DatabaseBusy, DubanError, InvalidInput, Throttled, Unauthenticated
+from duban.engine.errors import (
+    Conflict,
+    DatabaseBusy,
+    DubanError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Throttled,
+    Unauthenticated,
+)
 
 PROBLEM = "application/problem+json"
+
+# Each kind of refusal as HTTP: (status, title). A subclass not listed answers as its nearest listed base.
+STATUS: dict[type[DubanError], tuple[int, str]] = {
+    DubanError: (400, "Refused"),
+    InvalidInput: (422, "Invalid input"),
+    NotFound: (404, "Not found"),
+    Forbidden: (403, "Forbidden"),
+    Conflict: (409, "Conflict"),
+    Unauthenticated: (401, "Unauthenticated"),
+    Throttled: (429, "Too many attempts"),
+    DatabaseBusy: (503, "Busy"),
+}
+
+
+def status_of(exc: DubanError) -> tuple[int, str]:
+    """The HTTP status and title of a refusal, from the table (nearest listed class first)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    raise AssertionError(f"{type(exc).__name__} is not a DubanError")
 
 
 def type_of(exc: DubanError) -> str:
@@ -31,7 +60,8 @@ def duban_error(request: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, InvalidInput):
         extra["errors"] = [{"where": p.where, "field": p.field, "message": p.message} for p in exc.problems]
-    response = problem(exc.status, exc.title, exc.message, type_of(exc), **extra)
+    status, title = status_of(exc)
+    response = problem(status, title, exc.message, type_of(exc), **extra)
     if isinstance(exc, Throttled | DatabaseBusy):
         response.headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthenticated):

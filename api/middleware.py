@@ -88,7 +88,7 @@ class BodyLimit:
             await anyio.to_thread.run_sync(_verify, state, token)
         except Unauthenticated as exc:
             if path.startswith("/api/"):
-                response = errors.problem(401, exc.title, exc.message, errors.type_of(exc))
+                response = errors.problem(*errors.status_of(exc), exc.message, errors.type_of(exc))
                 response.headers["WWW-Authenticate"] = "Bearer"
                 return response
             return RedirectResponse("/login", status_code=303)

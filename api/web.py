@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import UploadFile
 
 from duban.api.deps import COOKIE, Ctx, web_ctx
+from duban.api.errors import status_of
 from duban.api.i18n import lang_of, translator
 from duban.api.routes.auth import issue
 from duban.engine.access import sessions
@@ -86,7 +87,7 @@ async def login(request: Request) -> Response:
     try:
         issued = issue(request, str(form.get("username", ""))[:64], str(form.get("password", ""))[:256])
     except (Unauthenticated, Throttled) as exc:
-        return page(request, "login.html", None, status=exc.status, error=exc)
+        return page(request, "login.html", None, status=status_of(exc)[0], error=exc)
     response = RedirectResponse("/ui/todo", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -135,7 +136,7 @@ def render_task(
             task = tasks.show_task(s, ctx.rt.tz, ctx.actor, task_id)
             completion = lookups.task_completion(s, ctx.actor, task_id)
     except DubanError as exc:
-        return page(request, "error.html", ctx, status=exc.status, error=exc)
+        return page(request, "error.html", ctx, status=status_of(exc)[0], error=exc)
     task["badge"] = badge(ctx, task)
     return page(request, "task.html", ctx, status=status, task=task, completion=completion, error=error)
 
@@ -179,7 +180,7 @@ async def task_submit(
     except ValueError:
         return render_task(request, ctx, task_id, InvalidInput([]), 422)
     except DubanError as exc:
-        return render_task(request, ctx, task_id, exc, exc.status)
+        return render_task(request, ctx, task_id, exc, status_of(exc)[0])
     return RedirectResponse(f"/ui/tasks/{task_id}", status_code=303)
 
 
@@ -221,7 +222,7 @@ async def assign(request: Request, ctx: Caller) -> Response:
         request,
         "assign.html",
         ctx,
-        status=error.status if error else 200,
+        status=status_of(error)[0] if error else 200,
         definitions=definitions,
         chosen=chosen,
         preview=preview,
@@ -248,7 +249,7 @@ def dashboard(request: Request, ctx: Caller, code: str | None = None) -> Respons
         with ctx.read() as s:
             report = reports.rollup(s, ctx.rt.now(), ctx.actor, code or ctx.actor.unit_code)
     except DubanError as exc:
-        return page(request, "error.html", ctx, status=exc.status, error=exc)
+        return page(request, "error.html", ctx, status=status_of(exc)[0], error=exc)
     return page(request, "report.html", ctx, report=report)
 
 

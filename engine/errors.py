@@ -1,6 +1,7 @@
 """duban's exceptions: one root, each subclass a kind of refusal with its data.
 
-The CLI prints them and exits 1; the API maps them to problem+json in one handler.
+The CLI prints them and exits 1; the API maps each kind to its HTTP status in one table (api/errors.py):
+the engine says what went wrong, never how a transport reports it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from dataclasses import dataclass
 
 class DubanError(Exception):
     """Root of every error duban raises on purpose."""
-
-    status = 400
-    title = "Refused"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -35,9 +33,6 @@ class Problem:
 class InvalidInput(DubanError):
     """An input (file, form, request) was refused; nothing was changed."""
 
-    status = 422
-    title = "Invalid input"
-
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
@@ -54,9 +49,6 @@ class ImportRefused(InvalidInput):
 class NotFound(DubanError):
     """The thing asked for does not exist, or is outside the caller's scope."""
 
-    status = 404
-    title = "Not found"
-
 
 class NotInScope(NotFound):
     """A unit outside the caller's subtree; reported exactly like a missing one."""
@@ -69,29 +61,17 @@ class NotInScope(NotFound):
 class Forbidden(DubanError):
     """The caller's role or position does not allow this action."""
 
-    status = 403
-    title = "Forbidden"
-
 
 class Conflict(DubanError):
     """The action does not fit the current state (e.g. approving an open task)."""
-
-    status = 409
-    title = "Conflict"
 
 
 class Unauthenticated(DubanError):
     """No valid credentials were given."""
 
-    status = 401
-    title = "Unauthenticated"
-
 
 class Throttled(DubanError):
     """Too many attempts; try again later."""
-
-    status = 429
-    title = "Too many attempts"
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
@@ -100,9 +80,6 @@ class Throttled(DubanError):
 
 class DatabaseBusy(DubanError):
     """Another writer held the database longer than a writer waits (SQLite); nothing was changed."""
-
-    status = 503
-    title = "Busy"
 
     def __init__(self, waited: float) -> None:
         super().__init__(

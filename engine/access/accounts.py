@@ -11,10 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.engine.access.actors import Actor
-from duban.engine.errors import Conflict, InvalidInput, Problem
-from duban.engine.org import tree
+from duban.engine.errors import Conflict, InvalidInput, NotFound, Problem
 from duban.engine.store import audit
-from duban.engine.store.models import Account, Role
+from duban.engine.store.models import Account, Role, Unit
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}")
 MIN_PASSWORD = 8
@@ -59,7 +58,9 @@ def add_account(
     if problems:
         raise InvalidInput(problems)
     check_password(password)
-    unit = tree.get_unit(session, unit_code)
+    unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
+    if unit is None:
+        raise NotFound(f"unit {unit_code} not found")
     if session.scalars(select(Account).where(Account.name == name)).first():
         raise Conflict(f"account {name} exists already")
     account = Account(

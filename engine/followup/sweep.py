@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session
 from duban.engine.access.actors import SYSTEM
 from duban.engine.followup.notices import dedupe_key, heard_sql, notify
 from duban.engine.followup.timelines import FINISHED, PROVISIONAL, TimelineCache, recompute_provisional, utc
+from duban.engine.org import routing
 from duban.engine.runtime import Runtime
 from duban.engine.store import counts
 from duban.engine.store.bulk import Bulk
 from duban.engine.store.db import is_sqlite, write_session
 from duban.engine.store.models import Supervision, Task
 from duban.engine.time.timeline import Action
-from duban.engine.work import routing
 
 __all__ = ["DUE_PROBE", "SweepResult", "explain_batch", "sweep_due"]
 

@@ -1,52 +1,27 @@
-"""The org tree: materialized paths, subtree ranges and ancestry.
+"""The org tree: units by code, ancestry, and moving a subtree (one UPDATE that rewrites the path prefix).
 
-A unit's path is its ancestors' id segments and its own, root first, each a
-fixed-width base-36 number. Every subtree is then the index range
-[path, path + "~"), which both databases answer with one range scan, and moving a
-subtree is one UPDATE that rewrites the prefix.
+The path encoding itself (segments, subtree ranges) is `duban.engine.store.paths`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, literal, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
 from duban.engine.errors import NotFound
 from duban.engine.store import counts
 from duban.engine.store.models import Task, Unit
-from duban.engine.store.types import SEGMENT
 
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+# The path encoding lives with the table; the tree's callers keep reading it from here.
+from duban.engine.store.paths import SEGMENT as SEGMENT
+from duban.engine.store.paths import ancestor_ids as ancestor_ids
+from duban.engine.store.paths import in_subtree as in_subtree
+from duban.engine.store.paths import segment as segment
+from duban.engine.store.paths import strictly_below as strictly_below
+
 units = Unit.__table__
-
-
-def segment(unit_id: int) -> str:
-    """The fixed-width base-36 path segment of one unit id."""
-    if unit_id < 0 or unit_id >= 36**SEGMENT:
-        raise ValueError(f"unit id {unit_id} does not fit a path segment")
-    out = []
-    for _ in range(SEGMENT):
-        unit_id, rem = divmod(unit_id, 36)
-        out.append(_DIGITS[rem])
-    return "".join(reversed(out))
-
-
-def ancestor_ids(path: str) -> list[int]:
-    """The ids on a path, root first, the unit itself last."""
-    return [int(path[i : i + SEGMENT], 36) for i in range(0, len(path), SEGMENT)]
-
-
-def in_subtree(path: str, column: ColumnElement[str] | None = None) -> ColumnElement[bool]:
-    """SQL condition: the unit (by its path column) lies in the subtree rooted at `path`."""
-    col = units.c.path if column is None else column
-    return and_(col >= path, col < path + "~")
-
-
-def strictly_below(path: str) -> ColumnElement[bool]:
-    """SQL condition: the unit lies in the subtree of `path`, not counting its root."""
-    return and_(units.c.path > path, units.c.path < path + "~")
 
 
 def get_unit(session: Session, code: str) -> Unit:

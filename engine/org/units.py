@@ -135,6 +135,7 @@ def import_units(
     Read the file with `read_units` before opening the write session: parsing a large
     file then holds no lock. A dry run checks everything and writes nothing.
     """
+    permissions.can_import_units(actor)
     file = source if isinstance(source, UnitFile) else read_units(source)
     wanted = [r.code for r in file.rows] + [r.parent_code for r in file.rows if r.parent_code]
     existing = _existing(session, wanted)

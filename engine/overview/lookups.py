@@ -2,9 +2,7 @@
 
 Reads of the caller's subtree (units, one unit), the caller's inbox, one evidence
 file, the definitions catalog as JSON and a month of the working calendar. Every
-read is confined through engine.permissions. Two rules the permission module does
-not state yet live here until it does: who may upload definitions and who may
-import units.
+read is confined through the permissions module.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.errors import NotFound
 from duban.engine.language.loader import LoadedDefinition
@@ -36,6 +37,7 @@ def store_definitions(
     session: Session, now: datetime, actor: Actor, loaded: list[LoadedDefinition]
 ) -> list[Stored]:
     """Store each definition whose meaning changed as its next version."""
+    permissions.can_upload_definitions(actor)
     out = []
     for item in loaded:
         d = item.definition

@@ -21,7 +21,7 @@ from duban.engine.errors import Conflict, InvalidInput, NotFound, Problem
 from duban.engine.followup.notices import dedupe_key, notify
 from duban.engine.followup.timelines import TimelineCache, reschedule
 from duban.engine.language.model import Definition
-from duban.engine.org import tree
+from duban.engine.org import routing, tree
 from duban.engine.runtime import Runtime
 from duban.engine.store import audit, counts
 from duban.engine.store.models import (
@@ -35,7 +35,7 @@ from duban.engine.store.models import (
     Unit,
 )
 from duban.engine.time.bounds import check_year
-from duban.engine.work import catalog, routing
+from duban.engine.work import catalog
 from duban.engine.work.attachments import StoredFile, attach_files, discard
 from duban.engine.work.evidence import check_attachments, validate_form
 from duban.engine.work.targets import subtree_progress

@@ -8,8 +8,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.engine.org.tree import ancestor_ids
 from duban.engine.store.models import Unit
+from duban.engine.store.paths import ancestor_ids
 
 units = Unit.__table__
 
