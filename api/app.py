@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from duban.api import errors, swagger, web
+from duban.api import errors, health, swagger, web
 from duban.api.middleware import BodyLimit, SecurityHeaders
 from duban.api.routes import (
     assessment,
@@ -89,6 +89,7 @@ def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtim
     for module in ROUTERS:
         app.include_router(module.router)
     app.include_router(web.router)
+    app.include_router(health.router)
     swagger.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # Several files per submission: the whole body may hold a few files of the per-file cap.

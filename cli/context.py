@@ -8,26 +8,28 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from functools import wraps
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
 
-from duban.bootstrap import build_engine, build_runtime
-from duban.engine.access.actors import OPERATOR, Actor, actor_for
 from duban.engine.errors import DubanError
-from duban.engine.runtime import Runtime
-from duban.engine.store.db import read_session, write_session
-from duban.settings import Settings
 
-err = Console(stderr=True)
+if TYPE_CHECKING:  # the database stack loads when a command first touches the database, not for --help
+    from sqlalchemy import Engine
+    from sqlmodel import Session
+
+    from duban.engine.access.actors import Actor
+    from duban.engine.runtime import Runtime
+    from duban.settings import Settings
+
+# Piped or redirected output is never wrapped or cut at 80 columns: a table is as wide as its longest cell.
+_WIDE = 100_000
+err = Console(stderr=True, width=None if sys.stderr.isatty() else _WIDE)
+out = Console(width=None if sys.stdout.isatty() else _WIDE)
 JSON = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
 BY = typer.Option(None, "--by", help="Act as this account (default: the operator).")
 P = ParamSpec("P")
@@ -47,6 +49,8 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from duban.settings import Settings
+
             self._settings = Settings()
             if self.db_url:
                 self._settings.database_url = self.db_url
@@ -55,28 +59,88 @@ class Context:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from duban.bootstrap import build_engine
+
+            check_database_url(self.settings.database_url)
             self._engine = build_engine(self.settings)
         return self._engine
 
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
+            from duban.bootstrap import build_runtime
+
             self._runtime = build_runtime(self.settings, self.now)
         return self._runtime
 
     @contextmanager
     def write(self) -> Iterator[Session]:
+        from duban.engine.store.db import write_session
+
         with write_session(self.engine) as session:
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        from duban.engine.store.db import read_session
+
         with read_session(self.engine) as session:
             yield session
 
 
+def check_database_url(url: str) -> None:
+    """Refuse, in one line, a database URL duban cannot use before anything tries to connect."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        fail(f"{url!r} is not a database URL; use sqlite:///duban.db or postgresql://user@host/database")
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        fail(
+            f"{backend} databases are not supported; duban runs on SQLite (sqlite:///duban.db) "
+            "or PostgreSQL (postgresql://user@host/database)"
+        )
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        from pathlib import Path
+
+        folder = Path(parsed.database).expanduser().absolute().parent
+        if not folder.is_dir():
+            fail(
+                f"the folder {folder} of the SQLite file does not exist: create it (mkdir -p {folder}) or use another --db"
+            )
+
+
+def database_trouble(exc: BaseException) -> str | None:
+    """One line saying what to do about a database that cannot be used, or None for any other failure."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    missing = re.search(r'database "([^"]+)" does not exist', text)
+    if missing:
+        name = missing.group(1)
+        return (
+            f"the PostgreSQL database {name} does not exist: create it (createdb {name}), then run duban init"
+        )
+    if "unable to open database file" in text:
+        return "the SQLite file cannot be opened: check that its folder exists and is writable"
+    if "password authentication failed" in text or ("role" in text and "does not exist" in text):
+        return f"the database refused the user or password in the URL ({text.splitlines()[-1].strip()})"
+    if "Connection refused" in text or "could not connect" in text or "connection failed" in text:
+        return "cannot reach the database server: is PostgreSQL running, and are the host and port in the URL right?"
+    return (
+        f"the database failed: {plain(text.strip().splitlines()[0]) if text.strip() else type(exc).__name__}"
+    )
+
+
 def acting(session: Session, by: str | None) -> Actor:
     """The account named by --by, or the operator."""
+    from duban.engine.access.actors import OPERATOR, actor_for
+
     return actor_for(session, by) if by else OPERATOR
 
 
@@ -123,13 +187,11 @@ def refusals(fn: Callable[P, R]) -> Callable[P, R]:
             sep = "\n" if "\n" in exc.message else " "
             sys.stderr.write(f"refused:{sep}{plain(exc.message)}\n")
             raise typer.Exit(1) from None
-        except OperationalError as exc:
-            # A database that went away or stayed locked: one line, never a traceback.
-            first = (
-                str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else "unknown"
-            )
-            sys.stderr.write(f"error: the database failed: {plain(first)}\n")
-            raise typer.Exit(1) from None
+        except Exception as exc:
+            trouble = database_trouble(exc)
+            if trouble is None:
+                raise
+            fail(trouble)
 
     return wrapper
 
@@ -158,9 +220,40 @@ def parse_json_object(text: str | None, option: str) -> dict[str, Any] | None:
     return value
 
 
+_active: list[Context] = []  # the running command's context (one per process run of the CLI)
+
+
+def activate(context: Context) -> Context:
+    """Make `context` the one whose settings --json output follows (the CLI's root callback calls this)."""
+    _active[:] = [context]
+    return context
+
+
+def _zone() -> tzinfo | None:
+    """The deployment's zone, when a command of this CLI is running."""
+    if not _active:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(_active[0].settings.timezone)
+
+
+def json_value(value: Any, zone: tzinfo | None = None) -> Any:
+    """What JSON cannot hold as is: an instant in the deployment's zone with its offset, a date as ISO."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None and zone is not None:
+            value = value.astimezone(zone)
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def emit_json(document: Any) -> None:
-    """Print one JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+    """Print one JSON document on stdout; instants in the deployment's zone, never UTC."""
+    zone = _zone()
+    text = json.dumps(document, ensure_ascii=False, indent=2, default=lambda v: json_value(v, zone))
+    sys.stdout.write(text + "\n")
 
 
 @contextmanager
@@ -169,6 +262,8 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
     if not enabled or not err.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(label, total=None)

@@ -1,22 +1,62 @@
-"""`duban serve`: the HTTP API and web UI under uvicorn, with the embedded scheduler unless told not to."""
+"""`duban serve`: the HTTP API and web UI under uvicorn, with the embedded scheduler unless told not to.
+
+With `--workers N` (N > 1) uvicorn runs N worker processes on one socket; each builds the app
+from the environment (`worker_app`), and the scheduler runs here, in the parent, so it runs once
+whatever N. The global --db and --now reach the workers through DUBAN_DATABASE_URL and
+DUBAN_SERVE_NOW.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from datetime import datetime
+from typing import Any
+
 import typer
 
-from duban.cli.context import Context, ctx_of
+from duban.cli.context import Context, ctx_of, fail
+
+NOW_VARIABLE = "DUBAN_SERVE_NOW"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 
-def run_server(context: Context, host: str, port: int, *, scheduler: bool) -> None:
-    """Serve the app on host:port; with `scheduler`, sweep and deliver in this process too."""
+def worker_app() -> Any:
+    """The app of one worker process: settings from the environment, the clock pinned if --now was given."""
+    from duban.api.app import create_app
+    from duban.bootstrap import build_runtime
+    from duban.settings import Settings
+
+    settings = Settings()
+    pinned = os.environ.get(NOW_VARIABLE)
+    now = datetime.fromisoformat(pinned) if pinned else None
+    return create_app(settings, runtime=build_runtime(settings, now))
+
+
+def _log_to_stderr() -> None:
+    """The scheduler's lines (logger `duban`) beside uvicorn's, one per sweep and per delivery."""
+    logger = logging.getLogger("duban")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def run_server(context: Context, host: str, port: int, *, scheduler: bool, workers: int = 1) -> None:
+    """Serve the app on host:port; with `scheduler`, sweep and deliver in this process too.
+
+    uvicorn would believe X-Forwarded-For from loopback; the app decides whom to believe
+    (DUBAN_TRUSTED_PROXIES), so sign-in throttling counts the real client.
+    """
     import uvicorn
 
-    from duban.api.app import create_app
-
     settings = context.settings
-    # uvicorn would believe X-Forwarded-For from loopback; the app decides whom to believe
-    # (DUBAN_TRUSTED_PROXIES), so sign-in throttling counts the real client.
-    app_ = create_app(settings, engine=context.engine, runtime=context.runtime)
+    try:
+        settings.check_secrets()
+    except ValueError as exc:  # refused before anything starts: one line, no traceback
+        fail(str(exc))
+    _log_to_stderr()
     running = None
     if scheduler:
         from duban.flows import schedule
@@ -24,7 +64,24 @@ def run_server(context: Context, host: str, port: int, *, scheduler: bool) -> No
         runtime = context.runtime
         running = schedule.start_scheduler(context.engine, settings, lambda: runtime)
     try:
-        uvicorn.run(app_, host=host, port=port, log_level="info", proxy_headers=False)
+        if workers > 1:
+            os.environ["DUBAN_DATABASE_URL"] = settings.database_url
+            if context.now is not None:
+                os.environ[NOW_VARIABLE] = context.now.isoformat()
+            uvicorn.run(
+                "duban.cli.serve_cmd:worker_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+                proxy_headers=False,
+            )
+        else:
+            from duban.api.app import create_app
+
+            app_ = create_app(settings, engine=context.engine, runtime=context.runtime)
+            uvicorn.run(app_, host=host, port=port, log_level="info", proxy_headers=False)
     finally:
         if running is not None:
             running.shutdown(wait=False)
@@ -38,9 +95,16 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
         port: int = typer.Option(8000, "--port", help="Port to listen on."),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes; the scheduler still runs once, in this one.",
+        ),
         no_scheduler: bool = typer.Option(
             False, "--no-scheduler", help="Do not run the sweep and delivery in this process."
         ),
     ) -> None:
         """Serve the HTTP API (/api/v1, /openapi.json) and the web UI."""
-        run_server(ctx_of(ctx), host, port, scheduler=not no_scheduler)
+        run_server(ctx_of(ctx), host, port, scheduler=not no_scheduler, workers=workers)

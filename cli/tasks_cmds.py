@@ -132,44 +132,54 @@ def tasks_submit(
     _show(c, task, json, "submitted")
 
 
-def _simple(action: str, verb: str, needs_due: bool = False):  # type: ignore[no-untyped-def]
+def _simple(action: str, verb: str):  # type: ignore[no-untyped-def]
     @refusals
     def command(
         ctx: typer.Context,
         task_id: int,
         by: str = typer.Option(..., "--by"),
         reason: str = typer.Option("", "--reason"),
-        due: str = typer.Option(None, "--due", help="The new due date (extend)."),
         json: bool = JSON,
     ) -> None:
         c = ctx_of(ctx)
         with c.write() as session:
-            actor = acting(session, by)
             service = getattr(lifecycle, f"{action}_task")
-            if needs_due:
-                new_due = parse_date(due, "--due")
-                if new_due is None:
-                    fail("--due is required to extend a task", code=2)
-                task = service(session, c.runtime, actor, task_id, new_due, reason)
-            else:
-                task = service(session, c.runtime, actor, task_id, reason)
+            task = service(session, c.runtime, acting(session, by), task_id, reason)
         _show(c, task, json, verb)
 
     command.__doc__ = {
         "approve": "Approve a submission (the current step of its approval chain).",
         "reject": "Send a submission back with a reason.",
         "waive": "Let a task go (the issuer), with a reason.",
-        "extend": "Give a task a new due date (--due); reminders are recomputed.",
         "urge": "催办: send a manual reminder from above.",
     }[action]
     return command
+
+
+@tasks_app.command("extend")
+@refusals
+def tasks_extend(
+    ctx: typer.Context,
+    task_id: int,
+    by: str = typer.Option(..., "--by"),
+    due: str = typer.Option(..., "--due", help="The new due date (YYYY-MM-DD)."),
+    reason: str = typer.Option("", "--reason"),
+    json: bool = JSON,
+) -> None:
+    """Give a task a new due date; reminders and escalations are recomputed."""
+    c = ctx_of(ctx)
+    new_due = parse_date(due, "--due")
+    if new_due is None:
+        fail("--due is required to extend a task", code=2)
+    with c.write() as session:
+        task = lifecycle.extend_task(session, c.runtime, acting(session, by), task_id, new_due, reason)
+    _show(c, task, json, "extended")
 
 
 for _action, _verb in [
     ("approve", "approved"),
     ("reject", "rejected"),
     ("waive", "waived"),
-    ("extend", "extended"),
     ("urge", "urged"),
 ]:
-    tasks_app.command(_action)(_simple(_action, _verb, needs_due=_action == "extend"))
+    tasks_app.command(_action)(_simple(_action, _verb))

@@ -58,6 +58,9 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "action.unit.contacts_set": ("设置联系方式", "set the contacts"),
     "action.account.added": ("新增账号", "added an account"),
     "action.account.password_changed": ("修改密码", "changed the password"),
+    "action.account.disabled": ("停用账号", "disabled the account"),
+    "action.account.enabled": ("启用账号", "enabled the account"),
+    "action.account.password_reset": ("重置密码", "reset the password"),
     "action.outbox.dead": ("通知发送失败", "gave up sending a notice"),
     "action.outbox.retried": ("重新发送通知", "retried notices"),
     # Union levels (engine/language/model.py Level).

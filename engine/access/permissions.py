@@ -136,6 +136,15 @@ def can_import_units(actor: Actor) -> None:
     _admin(actor, "import units")
 
 
+def can_manage_account(actor: Actor, account_unit_path: str, account_name: str) -> None:
+    """Disabling, enabling, resetting a password: an admin whose subtree holds the account (the operator too)."""
+    if not sees(actor, account_unit_path):
+        raise NotFound(f"account {account_name} not found")
+    _admin(actor, "manage accounts")
+    if actor.name == account_name:
+        raise Forbidden("an admin does not disable or reset their own account; the level above does")
+
+
 def can_upload_definitions(actor: Actor) -> None:
     """Writing the plan's definitions: any admin (the operator too)."""
     _admin(actor, "upload definitions")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, case, select, update
+from sqlalchemy import Engine, case, func, select, update
 from sqlalchemy.orm import Session
 
 from duban.engine.access.actors import SYSTEM
@@ -197,7 +197,7 @@ def retry_dead(engine: Engine, rt: Runtime, ids: Iterable[int] | Literal["all"])
 def list_outbox(
     session: Session, status: str | None = None, *, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Outbox rows as the stable JSON of `duban outbox list`; `unit_code` is the recipient unit."""
+    """Outbox rows for `duban outbox list` (its --json prints the instants in the deployment's zone)."""
     query = (
         select(
             outbox.c.id,
@@ -233,8 +233,23 @@ def list_outbox(
             "status": r.status,
             "attempts": r.attempts,
             "last_error": r.last_error,
-            "next_attempt_at": r.next_attempt_at.isoformat() if r.status in (PENDING, SENDING) else None,
-            "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+            # Instants, not text: the caller shows them in the deployment's zone.
+            "next_attempt_at": r.next_attempt_at if r.status in (PENDING, SENDING) else None,
+            "sent_at": r.sent_at,
         }
         for r in session.execute(query)
     ]
+
+
+def backlog(session: Session, now: datetime) -> dict[str, Any]:
+    """What waits in the outbox: rows not yet sent (and of those, due now), dead letters, the oldest waiting."""
+    waiting = Outbox.status.in_(["pending", "sending"])
+    row = session.execute(
+        select(
+            func.count().filter(waiting),
+            func.count().filter(waiting, Outbox.next_attempt_at <= now),
+            func.count().filter(Outbox.status == "dead"),
+            func.min(Outbox.created_at).filter(waiting),
+        )
+    ).one()
+    return {"waiting": row[0], "due": row[1], "dead": row[2], "oldest_waiting": row[3]}

@@ -23,7 +23,7 @@ def test_scheduler_sweeps_and_delivers(sqlite_template: Path, tmp_path: Path, re
     ids, _ = world(db, replay.rt, codes=("G01",))
     add_account(db, "g01-staff", ids["G01"], "staff")
     replay.at("2027-03-01T09:30")  # the P1D reminder is due
-    settings = Settings(sweep_seconds=1, deliver_seconds=1)
+    settings = Settings(sweep_seconds=1, deliver_seconds=1, data_dir=tmp_path / "data")
     scheduler = start_scheduler(db, settings, lambda: replay.rt, transports_factory=lambda rt: {})
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}

@@ -43,6 +43,7 @@ ACTIONS: dict[str, Callable[[Actor], None]] = {
     "split_target": lambda a: permissions.can_split_target(a, T1_PATH, "T1"),
     "withdraw": lambda a: permissions.can_withdraw(a, K1_PATH, 7),
     "post_event": lambda a: permissions.can_post_event(a, T1_PATH, "T1"),
+    "manage_account": lambda a: permissions.can_manage_account(a, T1_PATH, "t1-staff"),
     "import_units": permissions.can_import_units,
     "upload_definitions": permissions.can_upload_definitions,
 }
@@ -57,6 +58,7 @@ EXPECTED = {
     "split_target": {"admin": "OOONNN", "staff": "FFFNNN", "viewer": "FFFNNN"},
     "withdraw": {"admin": "NOONNN", "staff": "NFFNNN", "viewer": "NFFNNN"},
     "post_event": {"admin": "OOONNN", "staff": "OOONNN", "viewer": "FFFNNN"},
+    "manage_account": {"admin": "OOONNN", "staff": "FFFNNN", "viewer": "FFFNNN"},
     "import_units": {"admin": "OOOOOO", "staff": "FFFFFF", "viewer": "FFFFFF"},
     "upload_definitions": {"admin": "OOOOOO", "staff": "FFFFFF", "viewer": "FFFFFF"},
 }
@@ -107,6 +109,12 @@ def test_nobody_approves_their_own_submission() -> None:
         permissions.can_approve(submitter, T1_PATH, TASK, K1, submitter.name)
     with pytest.raises(Forbidden):
         permissions.can_approve(OPERATOR, T1_PATH, TASK, K1, OPERATOR.name)
+
+
+def test_nobody_disables_their_own_account() -> None:
+    admin = actor("admin", "own")
+    with pytest.raises(Forbidden):
+        permissions.can_manage_account(admin, T1_PATH, admin.name)
 
 
 def test_seeing_follows_the_path_prefix() -> None:
