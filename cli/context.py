@@ -249,9 +249,28 @@ def json_value(value: Any, zone: tzinfo | None = None) -> Any:
     return str(value)
 
 
+# An instant written as text with its offset (what the services' JSON holds): shown again in the zone.
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)")
+
+
+def in_zone(value: Any, zone: tzinfo) -> Any:
+    """The document with every instant, object or ISO text, in `zone` (the same instant, its local offset)."""
+    if isinstance(value, dict):
+        return {k: in_zone(v, zone) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [in_zone(v, zone) for v in value]
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(zone)
+    if isinstance(value, str) and _INSTANT.fullmatch(value):
+        return datetime.fromisoformat(value).astimezone(zone).isoformat()
+    return value
+
+
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout; instants in the deployment's zone, never UTC."""
     zone = _zone()
+    if zone is not None:
+        document = in_zone(document, zone)
     text = json.dumps(document, ensure_ascii=False, indent=2, default=lambda v: json_value(v, zone))
     sys.stdout.write(text + "\n")
 

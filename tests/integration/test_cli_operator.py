@@ -165,6 +165,8 @@ def test_json_times_are_in_the_deployments_zone(db_url: str) -> None:
         duban(db_url, "tasks", "list", "--unit", "C01", "--subtree", "--json").stdout,
         duban(db_url, "supervision", "list", "--unit", "T01", "--json").stdout,
         duban(db_url, "outbox", "list", "--json").stdout,
+        duban(db_url, "assignments", "list", "--json").stdout,
+        duban(db_url, "report", "C01", "--json").stdout,
     ]
     stamps = [s for doc in documents for s in _instants(json.loads(doc))]
     assert stamps and all(s.endswith("+08:00") for s in stamps), [
