@@ -101,7 +101,7 @@ def test_piped_output_is_never_cut(db_url: str) -> None:
 def test_accounts_list_disable_enable_and_reset(db_url: str) -> None:
     from duban.engine.access import sessions
     from duban.engine.errors import Unauthenticated
-    from duban.engine.store.db import make_engine, read_session, write_session
+    from duban.engine.store.db import make_engine, read_session
 
     setup_world(db_url)
     listed = json.loads(ok(duban(db_url, "accounts", "list", "--json")).stdout)
@@ -115,8 +115,7 @@ def test_accounts_list_disable_enable_and_reset(db_url: str) -> None:
         from datetime import datetime
 
         now = datetime.now().astimezone()
-        with write_session(engine) as s:
-            issued = sessions.sign_in(s, now, "g01-staff", "password-g01", "127.0.0.1", 60)
+        issued = sessions.sign_in(engine, now, "g01-staff", "password-g01", "127.0.0.1", 60)
         assert issued is not None
         disabled = json.loads(ok(duban(db_url, "accounts", "disable", "g01-staff", "--json")).stdout)
         assert disabled == {"name": "g01-staff", "active": False, "tokens_revoked": 1}
@@ -129,8 +128,7 @@ def test_accounts_list_disable_enable_and_reset(db_url: str) -> None:
             duban(db_url, "accounts", "reset-password", "g01-staff", "--json", input="brand-new-pass\n")
         )
         assert json.loads(reset.stdout)["name"] == "g01-staff"
-        with write_session(engine) as s:
-            assert sessions.sign_in(s, now, "g01-staff", "brand-new-pass", "127.0.0.1", 60) is not None
+        assert sessions.sign_in(engine, now, "g01-staff", "brand-new-pass", "127.0.0.1", 60) is not None
         short = duban(db_url, "accounts", "reset-password", "g01-staff", input="short\n")
         assert short.exit_code == 1
         assert duban(db_url, "accounts", "reset-password", "g01-staff", input="").exit_code == 2
