@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from duban.api import errors, health, swagger, web
+from duban.api import dashboard_pages, errors, health, swagger, web
 from duban.api.middleware import BodyLimit, SecurityHeaders
 from duban.api.routes import (
     assessment,
@@ -88,6 +88,7 @@ def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtim
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(dashboard_pages.router)
     app.include_router(web.router)
     app.include_router(health.router)
     swagger.install(app)

@@ -17,7 +17,6 @@ Three figures in one measure:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -102,7 +101,7 @@ def _sweep_overhead(world: World) -> dict[str, Any]:
     moves = []
     for path, assignment_id, period, state, overdue_at, progress, target in rows:
         was = counts.Counted(assignment_id, period, state, overdue_at, False, False, progress, target)
-        moves.append((path, was, replace(was, escalated=True)))
+        moves.append((path, was, was._replace(escalated=True)))
     batches = [moves[i : i + BATCH] for i in range(0, len(moves), BATCH)]
 
     def every_batch_escalates(session: Session) -> None:

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     token_minutes: int = Field(default=12 * 60, ge=5)
     local: bool = Field(default=True, description="a local run may keep placeholder secrets")
     threads: int = Field(default=4, ge=1, le=256, description="threads that run the API's sync routes")
+    # 红黄绿灯 of the dashboard: a unit's on-time rate (percent) at or above which its light is green, or yellow.
+    light_green: float = Field(default=90.0, ge=0, le=100)
+    light_yellow: float = Field(default=70.0, ge=0, le=100)
     trusted_proxies: str = Field(
         default="",
         description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed; "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -257,7 +257,7 @@ def _sweep_batch(
                 task_progress,
                 task_target,
             )
-            recounted.append((path, was, replace(was, escalated=True)))
+            recounted.append((path, was, was._replace(escalated=True)))
         advances.append((cursor, bulk.instant(next_at), level, at_now, task_id))
     result.tasks_touched += len(advances)
     _upsert_supervision(session, watch)

@@ -120,6 +120,10 @@ def dashboard(
         "ranking": rank(lit),
         "total_light": lights.of(report["total"]),
         "definitions": [{**d, "light": lights.of(d)} for d in report["definitions"]],
+        "matrix": [
+            {"code": m["code"], "cells": {d: {**c, "light": lights.of(c)} for d, c in m["cells"].items()}}
+            for m in report["matrix"]
+        ],
         "items": [{"definition_id": d["definition_id"], "title": d["title"]} for d in items],
         "breadcrumb": _breadcrumb(session, actor, unit),
         "lights": {"green": lights.green, "yellow": lights.yellow},

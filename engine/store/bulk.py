@@ -108,8 +108,11 @@ class Bulk:
         rows: list[tuple[Any, ...]],
         *,
         skip_conflicts: bool = False,
+        on_conflict: str = "",
     ) -> int:
         """Rows into `table`; how many went in. `columns` are (name, PostgreSQL type) pairs.
+
+        `on_conflict` is an `ON CONFLICT (…) DO UPDATE …` clause, the same on both databases.
 
         SQLite gets one executemany. PostgreSQL gets one `INSERT … SELECT FROM unnest(…)` of an
         array per column: executemany there costs a pipelined statement per row, most of it Python.
@@ -117,7 +120,7 @@ class Bulk:
         if not rows:
             return 0
         names = ", ".join(name for name, _ in columns)
-        tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+        tail = " ON CONFLICT DO NOTHING" if skip_conflicts else f" {on_conflict}" if on_conflict else ""
         if not self.postgres:
             return self.many(
                 f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))}){tail}", rows

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -44,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from duban.engine.store.bulk import Bulk
 from duban.engine.store.models import Task, TaskCount, TaskState, Unit
 from duban.engine.store.types import SEGMENT, Instant
 
@@ -71,9 +71,8 @@ SUMS = ("n", "progress", "target", "targeted")
 MAX_DEPTH = 255 // SEGMENT
 
 
-@dataclass(frozen=True)
-class Counted:
-    """What one task adds to the rows of the units above it."""
+class Counted(NamedTuple):
+    """What one task adds to the rows of the units above it (a tuple: compared and hashed in C, a sweep batch does it thousands of times)."""
 
     assignment_id: int
     period: str
@@ -250,32 +249,69 @@ def shift(session: Session, path: str, before: Counted | None, after: Counted | 
     shift_many(session, [(path, before, after)])
 
 
+# The count table's columns for the driver-level upsert (engine/store/bulk.py): name, PostgreSQL type.
+_COLUMNS = (
+    ("node", "text"),
+    ("assignment_id", "integer"),
+    ("period", "text"),
+    ("state", "text"),
+    ("overdue_at", "timestamptz"),
+    ("escalated", "boolean"),
+    ("late", "boolean"),
+    ("n", "integer"),
+    ("progress", "float8"),
+    ("target", "float8"),
+    ("targeted", "integer"),
+)
+_ADD = f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET " + ", ".join(
+    f"{name} = task_count.{name} + excluded.{name}" for name in SUMS
+)
+
+
 def shift_many(session: Session, moves: Iterable[tuple[str, Counted | None, Counted | None]]) -> None:
-    """Tasks moved from one key to another (each: its unit's path, before, after); one upsert for them all."""
-    deltas: dict[tuple[Any, ...], list[float]] = {}
+    """Tasks moved from one key to another (each: its unit's path, before, after); one upsert for them all.
+
+    The moves are summed by parent unit first (a sweep batch's thousand tasks have far fewer parents),
+    then spread to each parent's ancestors, and written as plain rows on the driver.
+    """
+    # A Counted holds the task's progress and target too, so tasks grouped under one (parent, before,
+    # after) all add the same amounts: n times each.
+    by_parent: dict[tuple[str, Counted | None, Counted | None], int] = {}
     for path, before, after in moves:
-        if before == after:
-            continue
-        for c, sign in ((before, -1), (after, 1)):
+        if before != after:
+            group = (path[:-SEGMENT], before, after)
+            by_parent[group] = by_parent.get(group, 0) + 1
+    deltas: dict[tuple[Any, ...], list[float]] = {}
+    for (parent, before, after), n in by_parent.items():
+        for c, sign in ((before, -n), (after, n)):
             if c is None:
                 continue
             key = (c.assignment_id, c.period, c.state, c.overdue_at, c.escalated, c.late)
-            for node in _above(path):
+            for node in _prefixes(parent):
                 sums = deltas.setdefault((node, *key), [0, 0.0, 0.0, 0])
                 sums[0] += sign
                 sums[1] += sign * c.progress
                 sums[2] += sign * (c.target or 0.0)
                 sums[3] += sign * (c.target is not None)
-    rows = [
-        dict(zip(KEY, key, strict=True)) | dict(zip(SUMS, sums, strict=True))
-        for key, sums in deltas.items()
-        if any(sums)
-    ]
+    rows = [(*key, *sums) for key, sums in deltas.items() if any(sums)]
     if not rows:
         return
-    stmt, set_ = _upsert(session)
-    session.execute(stmt.on_conflict_do_update(index_elements=list(KEY), set_=set_), rows)
+    bulk = Bulk(session)
+    bulk.insert(
+        "task_count",
+        _COLUMNS,
+        [
+            (node, a, period, state, bulk.instant(at), bool(esc), bool(late), int(n), p, t, int(tn))
+            for node, a, period, state, at, esc, late, n, p, t, tn in rows
+        ],
+        on_conflict=_ADD,
+    )
     drop_empty(session)
+
+
+def _prefixes(path: str) -> Iterable[str]:
+    """The unit at `path` and every unit above it."""
+    return (path[:end] for end in range(SEGMENT, len(path) + 1, SEGMENT))
 
 
 def _above(path: str) -> Iterable[str]:
