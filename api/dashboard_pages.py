@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from duban.api.errors import status_of
 from duban.api.i18n import lang_of
 from duban.api.web import Caller, page, to_login
 from duban.engine.errors import DubanError
@@ -125,7 +126,7 @@ def dashboard_xlsx(request: Request, ctx: Caller, code: str) -> Response:
         with ctx.read() as s:
             doc = board.dashboard(s, ctx.rt.now(), ctx.actor, code, _lights(ctx), definition)
     except DubanError as exc:
-        return page(request, "error.html", ctx, status=exc.status, error=exc)
+        return page(request, "error.html", ctx, status=status_of(exc)[0], error=exc)
     name = quote(f"{doc['unit']['name']}进度总览.xlsx")
     return Response(
         workbook.rollup_workbook(doc, lang_of(request)),
@@ -149,7 +150,7 @@ def dashboard_page(request: Request, ctx: Caller, code: str | None = None) -> Re
         with ctx.read() as s:
             doc = board.dashboard(s, ctx.rt.now(), ctx.actor, code, _lights(ctx), definition)
     except DubanError as exc:
-        return page(request, "error.html", ctx, status=exc.status, error=exc)
+        return page(request, "error.html", ctx, status=status_of(exc)[0], error=exc)
     export = f"/ui/dashboard/{quote(code)}.xlsx" + (
         f"?{urlencode({'definition': definition})}" if definition else ""
     )
