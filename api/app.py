@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from duban.api import dashboard_pages, errors, health, swagger, web
+from duban.api.deps import trusted_networks
 from duban.api.middleware import BodyLimit, SecurityHeaders
 from duban.api.routes import (
     assessment,
@@ -73,6 +74,7 @@ def thread_pool(size: int) -> Callable[[Any], AbstractAsyncContextManager[None]]
 def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtime | None = None) -> FastAPI:
     """The app for these settings; tests pass their own database engine and a runtime on a fixed clock."""
     settings.check_secrets()
+    trusted_networks(settings.trusted_proxies)  # a bad entry stops the start, not a sign-in
     app = FastAPI(
         title="duban",
         version="0.1.0",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Annotated
 
@@ -66,8 +67,17 @@ def web_ctx(request: Request) -> Ctx:
     return Ctx(state.engine, state.runtime, state.settings, actor, raw)
 
 
-def _networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
-    return tuple(ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+@lru_cache(maxsize=8)
+def trusted_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """DUBAN_TRUSTED_PROXIES as networks; ValueError names a bad entry."""
+    found = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            try:
+                found.append(ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"DUBAN_TRUSTED_PROXIES: {part!r} is not an address or network") from None
+    return tuple(found)
 
 
 def _within(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
@@ -86,7 +96,7 @@ def client_address(request: Request) -> str:
     of those proxies. Anyone else could write any address there and spread guesses over them.
     """
     peer = request.client.host if request.client else "unknown"
-    proxies = _networks(request.app.state.settings.trusted_proxies)
+    proxies = trusted_networks(request.app.state.settings.trusted_proxies)
     if not proxies or not _within(peer, proxies):
         return peer
     hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]

@@ -1,16 +1,17 @@
-"""The API's interactive documentation, served from the installed swagger-ui-bundle package.
+"""The API's interactive documentation, served from the installed fastapi-offline package's Swagger UI 5.
 
 FastAPI's own page loads Swagger UI from a CDN and starts it with an inline script; here both the
 bundle and the few lines that start it come from this server, so the page works offline and under
-a Content-Security-Policy that allows no inline script.
+a Content-Security-Policy that allows no inline script. (Swagger UI 5: the API is OpenAPI 3.1.)
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
 ASSETS = "/api/docs/assets"
 router = APIRouter(include_in_schema=False)
@@ -54,4 +55,5 @@ def docs_start() -> Response:
 def install(app: FastAPI) -> None:
     """The page, its start script, and the bundle's files."""
     app.include_router(router)
-    app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+    bundle = files("fastapi_offline") / "static"
+    app.mount(ASSETS, StaticFiles(directory=str(bundle)), name="swagger-ui")

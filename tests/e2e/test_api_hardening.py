@@ -296,3 +296,16 @@ def test_assignments_from_above_do_not_show_their_scope_or_issuer(world: World, 
     below = client.get("/api/v1/assignments", headers=sign_in(client, "g01-staff")).json()
     assert [a["definition_id"] for a in below] == ["test-plaque"]
     assert [(a["scope"], a["issued_by"]) for a in below] == [(None, None)]
+
+
+def test_a_bad_trusted_proxy_setting_stops_the_start(world: World) -> None:
+    from conftest import settings_for
+
+    from duban.api.app import create_app
+
+    with pytest.raises(ValueError, match="not-an-address"):
+        create_app(
+            settings_for(world.tmp, trusted_proxies="10.0.0.1, not-an-address"),
+            engine=world.db,
+            runtime=world.rt,
+        )
