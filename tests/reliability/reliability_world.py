@@ -153,16 +153,41 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def fingerprint(engine: Engine) -> dict[str, Counter[Any]]:
-    """Everything a sweep writes, as multisets: equal fingerprints mean nothing lost and nothing doubled."""
+    """Everything a sweep writes, as multisets: equal fingerprints mean nothing lost and nothing doubled.
+
+    Tasks are named by what they are (assignment, unit, period, subject), not by id: a PostgreSQL
+    transaction that was killed still used up the ids it drew, so a rerun numbers new tasks on.
+    """
     with engine.connect() as conn:
+        ident = {
+            r.id: (r.assignment_id, r.unit_id, r.period, r.subject)
+            for r in conn.execute(
+                select(Task.id, Task.assignment_id, Task.unit_id, Task.period, Task.subject)
+            )
+        }
         audit = Counter(
-            (r.action, r.task_id, r.assignment_id, r.unit_id, json.dumps(r.payload, sort_keys=True))
+            (
+                r.action,
+                ident.get(r.task_id),
+                r.assignment_id,
+                r.unit_id,
+                json.dumps({k: v for k, v in (r.payload or {}).items() if k != "dedupe_key"}, sort_keys=True),
+            )
             for r in conn.execute(
                 select(Audit.action, Audit.task_id, Audit.assignment_id, Audit.unit_id, Audit.payload)
             )
         )
-        notices = Counter(conn.execute(select(Notification.dedupe_key)).scalars())
-        outbox = Counter(conn.execute(select(Outbox.dedupe_key)).scalars())
+        notice_of = {
+            r.id: (ident[r.task_id], r.kind, r.step)
+            for r in conn.execute(
+                select(Notification.id, Notification.task_id, Notification.kind, Notification.step)
+            )
+        }
+        notices = Counter(notice_of.values())
+        outbox = Counter(
+            (notice_of[r.notification_id], r.channel, r.address)
+            for r in conn.execute(select(Outbox.notification_id, Outbox.channel, Outbox.address))
+        )
         tasks = Counter(
             tuple(r)
             for r in conn.execute(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from reliability_world import (
+    PG_URL,
     SWEEP_AT,
     World,
     _env,
@@ -23,7 +24,7 @@ from reliability_world import (
     sweep_command,
     world,  # noqa: F401  (the fixture)
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select, text
 
 from duban.engine.periodic import run_periodic
 from duban.engine.store.db import make_engine
@@ -31,7 +32,30 @@ from duban.engine.store.models import Audit, Task
 from duban.engine.work import fanout
 
 
+def _wait_for_the_dead(url: str) -> None:
+    """PostgreSQL ends a killed client's session (rolling its batch back) once it notices it is gone.
+
+    Until then the batch's rows stay locked and a sweep skips them (SKIP LOCKED): they are due to the
+    sweep after. The test waits for that moment, so one sweep can be asked to finish everything.
+    """
+    if not url.startswith("postgresql"):
+        return
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")  # type: ignore[arg-type]
+    deadline = time.monotonic() + 60
+    with admin.connect() as conn:
+        while time.monotonic() < deadline:
+            others = conn.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"),
+                {"db": make_url(url).database},
+            )
+            if not others:
+                break
+            time.sleep(0.2)
+    admin.dispose()
+
+
 def _finish_and_compare(url: str, built: World, reference: dict) -> None:  # type: ignore[type-arg]
+    _wait_for_the_dead(url)
     engine = make_engine(url)
     run_periodic(engine, runtime_at(SWEEP_AT, built.tmp / "data"))
     found = fingerprint(engine)
