@@ -8,6 +8,7 @@ page needs no script and no inline style.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -20,7 +21,7 @@ from duban.api.web import Caller, page, to_login
 from duban.engine.errors import DubanError
 from duban.engine.glossary import label
 from duban.engine.overview import dashboard as board
-from duban.engine.overview import workbook
+from duban.engine.overview import lookups, tasks, workbook
 from duban.engine.store.models import TaskState
 
 router = APIRouter(include_in_schema=False)
@@ -115,6 +116,77 @@ def ring(row: dict[str, Any]) -> list[dict[str, Any]]:
 def _lights(ctx: Any) -> board.Lights:
     settings = ctx.settings
     return board.Lights(green=settings.light_green, yellow=settings.light_yellow)
+
+
+EXPORT_LIMIT = 20_000  # rows of one task-list workbook; the sheet says when more matched
+FLAGS = ("1", "on", "true")
+
+
+def list_filter(request: Request, ctx: Any) -> tasks.TaskFilter:
+    """The task list's filters from its query (unit, subtree, state, overdue, definition)."""
+    q = request.query_params
+    state = q.get("state") or None
+    return tasks.TaskFilter(
+        unit=(q.get("unit") or "")[:64] or ctx.actor.unit_code,
+        subtree=q.get("subtree", q.get("sub", "1")) in FLAGS,
+        state=state if state in TaskState.__members__ else None,
+        overdue=True if q.get("overdue", q.get("late")) in FLAGS else None,
+        definition=(q.get("definition") or q.get("item") or "")[:64] or None,
+        limit=tasks.MAX_PAGE,
+    )
+
+
+def filter_words(f: tasks.TaskFilter, unit_name: str, titles: dict[str, str], lang: str) -> list[str]:
+    w = words(lang)
+    out = [f"{w('unit')}：{unit_name}"]
+    if f.definition:
+        out.append(f"{w('item')}：{titles.get(f.definition, f.definition)}")
+    if f.state:
+        out.append(label(f"state.{f.state}", lang))
+    if f.overdue:
+        out.append(w("overdue"))
+    return out
+
+
+@router.get("/ui/tasks.xlsx", response_model=None)
+def tasks_xlsx(request: Request, ctx: Caller) -> Response:
+    """The task list as filtered on the page, as a workbook (every matching row up to EXPORT_LIMIT)."""
+    if ctx is None:
+        return to_login()
+    lang = lang_of(request)
+    f = list_filter(request, ctx)
+    now = ctx.rt.now()
+    try:
+        with ctx.read() as s:
+            code = f.unit or ""
+            unit_name = lookups.show_unit(s, ctx.actor, code)["name"]
+            items, total = [], 0
+            while len(items) < EXPORT_LIMIT:
+                doc = tasks.list_tasks(s, now, ctx.rt.tz, ctx.actor, replace(f, offset=len(items)))
+                total = doc["total"]
+                items += doc["items"]
+                if not doc["items"] or len(items) >= total:
+                    break
+    except DubanError as exc:
+        return page(request, "error.html", ctx, status=status_of(exc)[0], error=exc)
+    titles = {t["definition_id"]: t["title"] for t in items}
+    body = workbook.tasks_workbook(
+        items[:EXPORT_LIMIT],
+        unit_name=unit_name,
+        filters=filter_words(f, unit_name, titles, lang),
+        total=total,
+        now=now.astimezone(ctx.rt.tz),
+        lang=lang,
+    )
+    return Response(
+        body,
+        media_type=workbook.XLSX_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="tasks-{code}.xlsx"; '
+            f"filename*=UTF-8''{quote(unit_name + '任务清单.xlsx')}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/ui/dashboard/{code}.xlsx", response_model=None)

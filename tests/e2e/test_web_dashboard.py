@@ -132,3 +132,31 @@ def test_the_lights_follow_the_settings(world: World) -> None:
         signed_in(client, "c01-admin")
         html = client.get("/ui/dashboard").text
     assert "按时完成率 ≥ 10% 为绿灯，≥ 5% 为黄灯" in html
+
+
+def test_the_task_list_exports_what_its_filters_show(client: TestClient, world: World) -> None:
+    history(world)
+    signed_in(client, "c01-admin")
+    r = client.get("/ui/tasks.xlsx?unit=K02&subtree=1&overdue=1")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(BytesIO(r.content)).worksheets[0]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][0] == "虎门镇总工会任务清单"
+    assert "已逾期" in rows[2][0] and "虎门镇总工会" in rows[2][0]
+    header = next(r for r in rows if r[0] == "序号")
+    assert header[:4] == ["序号", "单位代码", "单位名称", "任务项"]
+    body = rows[rows.index(header) + 1 :]
+    listed = body[:-1]
+    # K02's overdue work: the congress of G03 and G04, the plaque of G03.
+    assert sorted((r[1], r[3]) for r in listed) == [
+        ("G03", "工会组织亮牌子"),
+        ("G03", "每年至少召开一次会员大会"),
+        ("G04", "每年至少召开一次会员大会"),
+    ]
+    assert all(r[6] == "待办理" and r[8] == "是" for r in listed)
+    assert body[-1][0] == "合计" and body[-1][1] == 3 and body[-1][8] == 3
+    assert not [c for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+    # Outside the caller's subtree: not found, as the list itself.
+    client.post("/logout")
+    signed_in(client, "k01-admin")
+    assert client.get("/ui/tasks.xlsx?unit=K02").status_code == 404
