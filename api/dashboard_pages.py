@@ -17,7 +17,11 @@ from fastapi.responses import Response
 
 from duban.api.errors import status_of
 from duban.api.i18n import lang_of
-from duban.api.web import Caller, page, to_login
+
+try:
+    from duban.api.web.common import Caller, page, to_login  # the pages split by group (api/web/)
+except ImportError:
+    from duban.api.web import Caller, page, to_login  # the pages in one module
 from duban.engine.errors import DubanError
 from duban.engine.glossary import label
 from duban.engine.overview import dashboard as board
