@@ -83,6 +83,8 @@ TASK_EXAMPLE = {
     "escalation_level": 0,
     "next_action_at": "2026-12-01T09:00:00+08:00",
     "progress": 0.0,
+    "progress_own": 0.0,
+    "progress_children": 0.0,
     "target": None,
     "calendar_provisional": False,
     "title": "每年至少召开一次会员代表大会",

@@ -24,7 +24,8 @@ from duban.engine.store.db import BUSY_TIMEOUT_MS, normalize_url
 
 PAGE_SQL = """SELECT task.id, task.assignment_id, task.subject, task.period, task.state, task.due_at, task.overdue_at,
  task.escalation_level, task.next_action_at, task.progress, task.target, task.calendar_provisional,
- unit.code AS unit_code, unit.name AS unit_name, assignment.def_id, definition_version.title
+ unit.code AS unit_code, unit.name AS unit_name, assignment.def_id, definition_version.title,
+ task.progress_own, task.progress_children
 FROM task JOIN unit ON unit.id = task.unit_id JOIN assignment ON assignment.id = task.assignment_id
  JOIN definition_version ON definition_version.id = task.definition_version_id
 WHERE task.unit_id = ? AND task.state IN ('open', 'submitted') ORDER BY task.due_at, task.id LIMIT ? OFFSET ?"""
@@ -103,6 +104,8 @@ def _item(r: Any, tz: tzinfo) -> dict[str, Any]:
         "escalation_level": r[7],
         "next_action_at": _instant(r[8], tz),
         "progress": r[9],
+        "progress_own": r[16],
+        "progress_children": r[17],
         "target": r[10],
         "calendar_provisional": bool(r[11]),
         "title": r[15],

@@ -254,6 +254,9 @@ def report(
     ctx: typer.Context,
     code: str,
     definition: str = typer.Option(None, "--definition"),
+    period: str = typer.Option(
+        None, "--period", help="Only tasks of this period: 2026, 2026-H1, 2026-Q1, 2026-03 or 2026-W10."
+    ),
     xlsx: Path = typer.Option(None, "--xlsx", help="Also write the report as an XLSX file."),
     by: str = BY,
     json: bool = JSON,
@@ -261,7 +264,9 @@ def report(
     """Roll-up of a unit's subtree: one row per child unit and per definition."""
     c = ctx_of(ctx)
     with c.read() as session:
-        doc = reports.rollup(session, c.runtime.now(), acting(session, by), code, definition)
+        doc = reports.rollup(
+            session, c.runtime.now(), acting(session, by), code, definition, period, c.runtime.tz
+        )
     if xlsx:
         xlsx.write_bytes(workbook.rollup_workbook(doc))
     if json:
@@ -280,7 +285,10 @@ def report(
             str(r["escalated"]),
             "" if r["done_pct"] is None else f"{r['done_pct']}",
         )
-    out.print(f"[bold]{shown(doc['unit']['name'])}[/] ({shown(doc['unit']['code'])}) as of {doc['as_of']}")
+    scope = f", period {shown(period)}" if period else ""
+    out.print(
+        f"[bold]{shown(doc['unit']['name'])}[/] ({shown(doc['unit']['code'])}) as of {doc['as_of']}{scope}"
+    )
     out.print(table)
     t = doc["total"]
     out.print(

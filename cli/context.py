@@ -204,6 +204,10 @@ def parse_instant(text: str, option: str) -> datetime:
         fail(f"{option}: {text!r} is not an ISO-8601 time such as 2026-03-11T09:00+08:00", code=2)
     if value.tzinfo is None:
         fail(f"{option}: {text!r} needs an offset, e.g. 2026-03-11T09:00+08:00", code=2)
+    from duban.engine.time.bounds import year_problem
+
+    if (problem := year_problem(value)) is not None:
+        fail(f"{option}: {problem}", code=2)
     return value
 
 

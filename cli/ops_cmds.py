@@ -36,8 +36,25 @@ def sweep(ctx: typer.Context, now: str = NOW, json: bool = JSON) -> None:
     result = run_periodic(c.engine, c.runtime).to_json()
     if json:
         emit_json(result)
-    else:
-        out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()))
+        return
+    opened, sample = result.pop("periods_opened"), result.pop("unheard_sample")
+    unheard = result.pop("unheard_units")
+    out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()), highlight=False)
+    for p in opened:
+        out.print(
+            f"opened {p['definition_id']} {p['period']}: {p['created']} tasks (assignment {p['assignment_id']})",
+            highlight=False,
+            markup=False,
+        )
+    if unheard:
+        more = ", ..." if unheard > len(sample) else ""
+        out.print(
+            f"warning: {unheard} units have notices nobody receives (no contact, no staff or admin account): "
+            f"{', '.join(sample)}{more}",
+            style="yellow",
+            highlight=False,
+            markup=False,
+        )
 
 
 @refusals
@@ -51,8 +68,17 @@ def deliver(ctx: typer.Context, now: str = NOW, json: bool = JSON) -> None:
     ).to_json()
     if json:
         emit_json(result)
-    else:
-        out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()))
+        return
+    waiting = result.pop("waiting_no_transport")
+    out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()), highlight=False)
+    for channel, n in waiting.items():
+        out.print(
+            f"warning: {n} {channel} notices wait: no {channel} transport is configured"
+            f"{' (set DUBAN_SMTP_HOST)' if channel == 'email' else ''}; they go out once it is",
+            style="yellow",
+            highlight=False,
+            markup=False,
+        )
 
 
 @outbox_app.command("list")

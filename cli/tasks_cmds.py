@@ -107,7 +107,10 @@ def tasks_submit(
         [], "--file", help="An evidence file; LABEL=PATH to label it (repeatable)."
     ),
     progress: float = typer.Option(
-        None, "--progress", help="The increment achieved towards a numeric target."
+        None, "--progress", help="The increment achieved towards a numeric target (negative to correct)."
+    ),
+    progress_total: float = typer.Option(
+        None, "--progress-total", help="The unit's own new total, replacing what it reported."
     ),
     json: bool = JSON,
 ) -> None:
@@ -127,7 +130,14 @@ def tasks_submit(
         )
     with c.write() as session:
         task = lifecycle.submit_task(
-            session, c.runtime, acting(session, by), task_id, form=values, files=stored, progress=progress
+            session,
+            c.runtime,
+            acting(session, by),
+            task_id,
+            form=values,
+            files=stored,
+            progress=progress,
+            progress_total=progress_total,
         )
     _show(c, task, json, "submitted")
 

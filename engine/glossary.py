@@ -43,6 +43,7 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "action.task.reminded": ("发送到期提醒", "sent a reminder"),
     "action.task.reminder_skipped": ("跳过提醒", "skipped a reminder"),
     "action.task.escalated": ("逾期升级督办", "escalated as overdue"),
+    "action.task.approval_overdue": ("审核超期，报上级督办", "reported the approval as overdue"),
     "action.task.rescheduled": ("重新排期", "rescheduled"),
     "action.task.recomputed": ("重算时间表", "recomputed the timeline"),
     "action.task.files_attached": ("上传附件", "attached files"),
@@ -76,6 +77,7 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "reason.urge": ("催办说明", "Message"),
     "reason.waived": ("免除原因", "Reason waived"),
     "reason.extended": ("延期原因", "Reason extended"),
+    "reason.approved": ("审核意见", "Approval note"),
     "reason.other": ("说明", "Note"),
     # Who acts when no person does.
     "actor.system": ("系统", "the system"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
 from sqlalchemy import Engine
@@ -44,7 +45,7 @@ def _wiring(db_url: str | None, now: str | None) -> tuple[Settings, Engine, Runt
 @task(retries=3, retry_delay_seconds=[5, 30, 120])
 def sweep_queue(
     db_url: str | None = None, batch_size: int = 1000, now: str | None = None, sweeper: int = 0
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Sweep due tasks until none is left to take; safe to retry: dedupe keys hold.
 
     `sweeper` only tells the sweepers of one flow run apart (their inputs would otherwise be equal).
@@ -67,7 +68,7 @@ def open_new_periods(db_url: str | None = None, now: str | None = None) -> dict[
 @task(retries=2, retry_delay_seconds=[10, 60])
 def deliver(
     db_url: str | None = None, now: str | None = None, seconds: float = 0.0, every: float = 5.0
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Deliver the outbox, then again every `every` seconds until `seconds` have passed.
 
     Retries of single digests are the outbox's own backoff. A pinned `now` (a replayed day)
@@ -76,7 +77,7 @@ def deliver(
     settings, engine, rt = _wiring(db_url, now)
     sends, options = transports(settings, rt.clock), delivery_options(settings)
     stop = time.monotonic() + seconds
-    passes: list[dict[str, int]] = []
+    passes: list[dict[str, Any]] = []
     while True:
         passes.append(deliver_outbox(engine, rt, sends, **options).to_json())
         if now is not None or time.monotonic() + every > stop:
@@ -84,11 +85,13 @@ def deliver(
         time.sleep(every)
 
 
-def _sum(results: list[dict[str, int]]) -> dict[str, int]:
-    total: dict[str, int] = {}
+def _sum(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts added, lists (the units nobody hears, the periods opened) joined; a mapping (what waits
+    for a transport) is a snapshot, so the last one stands."""
+    total: dict[str, Any] = {}
     for result in results:
         for key, value in result.items():
-            total[key] = total.get(key, 0) + value
+            total[key] = value if isinstance(value, dict) else total.get(key, type(value)()) + value
     return total
 
 
@@ -99,7 +102,7 @@ def sweep_flow(
     now: str | None = None,
     sweepers: int = 2,
     deliver_after: bool = False,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Sweep everything due: `sweepers` tasks at once on the worker's task runner, sharing one queue.
 
     `deliver_after` then delivers as of the same `now`, so a replayed day's notices go out

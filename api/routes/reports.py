@@ -15,6 +15,10 @@ router = APIRouter(prefix="/api/v1/units", tags=["reports"])
 XLSX = workbook.XLSX_MEDIA_TYPE
 Code = Annotated[str, Path(max_length=64, description="the unit's code")]
 Definition = Annotated[str | None, Query(max_length=64, description="only this definition")]
+Period = Annotated[
+    str | None,
+    Query(max_length=16, description="only tasks of this period: 2026, 2026-H1, 2026-Q1, 2026-03, 2026-W10"),
+]
 ROW = {
     "tasks": 4,
     "done": 2,
@@ -34,6 +38,7 @@ REPORT = {
     "unit": {"code": "K01", "name": "莞城街道总工会", "level": "county"},
     "as_of": "2026-03-02T09:00:00+08:00",
     "definition": None,
+    "period": "2026",
     "total": ROW,
     "own": None,
     "children": [{"code": "T01", "name": "莞城社区工会联合会", "level": "township", **ROW}],
@@ -42,9 +47,9 @@ REPORT = {
 }
 
 
-def _xlsx(ctx: Api, code: str, definition: str | None) -> Response:
+def _xlsx(ctx: Api, code: str, definition: str | None, period: str | None) -> Response:
     with ctx.read() as s:
-        report = reports.rollup(s, ctx.rt.now(), ctx.actor, code, definition)
+        report = reports.rollup(s, ctx.rt.now(), ctx.actor, code, definition, period, ctx.rt.tz)
     return Response(
         workbook.rollup_workbook(report),
         media_type=XLSX,
@@ -57,7 +62,8 @@ def _xlsx(ctx: Api, code: str, definition: str | None) -> Response:
     summary="Roll-up report",
     description="How the unit's subtree is doing: one row per child unit, per definition and per child × "
     "definition (tasks, done, submitted, open, overdue, escalated, done late, rates, progress, target), read "
-    "from the counts the task moves keep. `format=xlsx` answers a workbook instead.",
+    "from the counts the task moves keep. `period` keeps the tasks whose trigger falls in it (a recurring "
+    "task's own period). `format=xlsx` answers a workbook instead.",
     responses=ok(REPORT)
     | {200: {"description": "OK", "content": {"application/json": {"example": REPORT}, XLSX: {}}}},
 )
@@ -65,12 +71,13 @@ def report(
     ctx: Api,
     code: Code,
     definition: Definition = None,
+    period: Period = None,
     format: Annotated[Literal["json", "xlsx"], Query()] = "json",
 ) -> Any:
     if format == "xlsx":
-        return _xlsx(ctx, code, definition)
+        return _xlsx(ctx, code, definition, period)
     with ctx.read() as s:
-        return reports.rollup(s, ctx.rt.now(), ctx.actor, code, definition)
+        return reports.rollup(s, ctx.rt.now(), ctx.actor, code, definition, period, ctx.rt.tz)
 
 
 @router.get(
@@ -80,5 +87,5 @@ def report(
     "time, a totals row; values only, no formulas): child units, items, and the unit × item matrix.",
     responses=ok("(binary)", media=XLSX),
 )
-def report_xlsx(ctx: Api, code: Code, definition: Definition = None) -> Response:
-    return _xlsx(ctx, code, definition)
+def report_xlsx(ctx: Api, code: Code, definition: Definition = None, period: Period = None) -> Response:
+    return _xlsx(ctx, code, definition, period)

@@ -143,12 +143,24 @@ def _form(raw: str | None) -> dict[str, Any]:
     return value
 
 
+Increment = Annotated[
+    float,
+    Form(
+        ge=-1e12, le=1e12, allow_inf_nan=False, description="increment towards a target (negative corrects)"
+    ),
+]
+Total = Annotated[
+    float,
+    Form(ge=0, le=1e12, allow_inf_nan=False, description="the unit's own total, replacing what it reported"),
+]
+
+
 @router.post(
     "/{task_id}/submit",
     summary="Submit the evidence (or report progress)",
     description="Multipart: `form` is a JSON object of the definition's form fields, `files` the evidence "
     "(PDF, images, Office files, recognised by content; each at most the deployment's `max_upload_mb`), "
-    "`labels` one label per file (optional), `progress` the increment for a numeric target. Staff or admin of the "
+    "`labels` one label per file (optional), `progress` the increment for a numeric target (negative to correct), or `progress_total` the unit's own new total. Staff or admin of the "
     "task's own unit only. A refused submission changes nothing.",
     responses=ok(MOVED, 400, 401, 403, 404, 409, 413, 422),
 )
@@ -157,7 +169,8 @@ def submit(
     task_id: TaskId,
     # Not Optional: multipart has no null, so the schema says "string" / "number" and the field may be left out.
     form: Annotated[str, Form(max_length=100_000, description="JSON object of the form's fields")] = "",
-    progress: Annotated[float, Form(ge=0, le=1e12, description="increment towards a target")] = None,  # type: ignore[assignment]  # noqa: RUF013
+    progress: Increment = None,  # type: ignore[assignment]
+    progress_total: Total = None,  # type: ignore[assignment]
     files: Annotated[list[UploadFile], File(description="evidence files")] = None,  # type: ignore[assignment]  # noqa: RUF013
     labels: Annotated[list[str], Form(description="one label per file")] = None,  # type: ignore[assignment]  # noqa: RUF013
 ) -> dict[str, Any]:
@@ -172,7 +185,14 @@ def submit(
     )
     with ctx.write() as s:
         task = lifecycle.submit_task(
-            s, ctx.rt, ctx.actor, task_id, form=values, files=stored, progress=progress
+            s,
+            ctx.rt,
+            ctx.actor,
+            task_id,
+            form=values,
+            files=stored,
+            progress=progress,
+            progress_total=progress_total,
         )
         return moved(ctx, task)
 

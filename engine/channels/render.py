@@ -34,7 +34,12 @@ KIND_ORDER: Final = (
 )
 KIND_LABELS: Final[dict[str, str]] = {k: label(f"kind.{k}") for k in KIND_ORDER}
 KIND_LABELS_EN: Final[dict[str, str]] = {k: label(f"kind.{k}", "en").lower() for k in KIND_ORDER}
-_REASON_KINDS: Final = {"rejected": "reason.rejected", "urge": "reason.urge", "waived": "reason.waived"}
+_REASON_KINDS: Final = {
+    "rejected": "reason.rejected",
+    "urge": "reason.urge",
+    "waived": "reason.waived",
+    "approved": "reason.approved",
+}
 
 DEFAULT_MAX_LINES: Final = 50
 # Only a default for callers that pass nothing; the delivery step passes the deployment's zone.

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -26,7 +27,15 @@ from duban.engine.channels import (
     backoff_delay,
     transport_for,
 )
-from duban.engine.followup.outbox import Claimed, claim_due, list_outbox, mark_failed, mark_sent, retry_dead
+from duban.engine.followup.outbox import (
+    Claimed,
+    claim_due,
+    list_outbox,
+    mark_failed,
+    mark_sent,
+    retry_dead,
+    waiting_without_transport,
+)
 from duban.engine.runtime import Runtime
 from duban.engine.store.db import read_session, write_session
 from duban.engine.store.models import DefinitionVersion, Notification, Outbox, Task, Unit
@@ -54,8 +63,11 @@ class DeliveryResult:
     inbox_items: int = 0
     retries_scheduled: int = 0
     dead: int = 0
+    # Unsent notices per channel nothing is configured to deliver (e.g. email without an SMTP host):
+    # they stay pending, and go out once the channel is configured.
+    waiting_no_transport: dict[str, int] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, Any]:
         """The counts as a JSON object."""
         return asdict(self)
 
@@ -170,11 +182,14 @@ def deliver_outbox(
     base, cap = backoff
     # Rows due by the run's start only: a retry is always scheduled after it, so one run tries a digest once.
     cutoff: datetime = rt.clock.now()
+    channels = {"inbox", *transports}
     while True:
         with write_session(engine) as session:
-            claimed, inbox_count = claim_due(session, cutoff, batch_size, lease)
+            claimed, inbox_count = claim_due(session, cutoff, batch_size, lease, channels)
         result.inbox_items += inbox_count
         if not claimed and not inbox_count:
+            with read_session(engine) as session:
+                result.waiting_no_transport = waiting_without_transport(session, channels)
             return result
         if not claimed:
             continue
@@ -206,7 +221,7 @@ def deliver_outbox(
 
 
 def transports_from(settings: ChannelSettings, clock: Clock) -> dict[str, Transport]:
-    """A transport per configured channel; an unconfigured channel's rows fail as not retryable (dead letters)."""
+    """A transport per configured channel; an unconfigured channel's rows wait, pending, until it is configured."""
     found: dict[str, Transport] = {}
     for channel in CHANNELS:
         if channel == "inbox":
@@ -214,5 +229,5 @@ def transports_from(settings: ChannelSettings, clock: Clock) -> dict[str, Transp
         try:
             found[channel] = transport_for(channel, settings, clock)
         except DeliveryFailed:
-            continue  # e.g. no SMTP host: such rows become dead letters an operator can retry later
+            continue  # e.g. no SMTP host: such rows wait in the outbox and `deliver` says so
     return found

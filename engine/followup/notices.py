@@ -150,11 +150,13 @@ def notify(
     *,
     run_key: str | None = None,
     quiet_units: Container[int] = (),
+    unheard: set[int] | None = None,
 ) -> int:
     """Insert notices (duplicates by dedupe key skipped) and their outbox rows; returns how many were new.
 
     `quiet_units` are units the caller has found to have no contacts and no notified accounts
     (the sweep reads that with its batch): their notices are written without a recipients lookup.
+    `unheard`, when given, collects the units of new notices that nobody is listed to receive.
     """
     if not rows:
         return 0
@@ -174,7 +176,10 @@ def notify(
     ]
     made = 0
     if quiet_units:
-        made = _insert_quiet(session, [v for v in values if v["unit_id"] in quiet_units])
+        quiet = [v for v in values if v["unit_id"] in quiet_units]
+        made = _insert_quiet(session, quiet)
+        if made and unheard is not None:
+            unheard.update(v["unit_id"] for v in quiet)
         values = [v for v in values if v["unit_id"] not in quiet_units]
     created = insert_ignoring_duplicates(
         session, notifications, values, notifications.c.id, notifications.c.dedupe_key
@@ -186,6 +191,8 @@ def notify(
     out: list[dict[str, Any]] = []
     for notification_id, key in created:
         notice = by_key[key]
+        if unheard is not None and not targets.get(notice["unit_id"]):
+            unheard.add(notice["unit_id"])
         for channel, address, account_id in targets.get(notice["unit_id"], []):
             out.append(
                 {

@@ -45,11 +45,21 @@ class Claimed:
     attempts: int
 
 
-def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> tuple[list[Claimed], int]:
-    """Claim due rows (whole digests) and deliver inbox rows at once; returns the digests and inbox count."""
+def claim_due(
+    session: Session,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    channels: Iterable[str] | None = None,
+) -> tuple[list[Claimed], int]:
+    """Claim due rows (whole digests) and deliver inbox rows at once; returns the digests and inbox count.
+
+    With `channels`, only rows of those channels are claimed: the others wait, pending, for a transport.
+    """
+    only = [outbox.c.channel.in_(sorted(channels))] if channels is not None else []
     due = (
         select(outbox.c.digest_key)
-        .where(outbox.c.status.in_((PENDING, SENDING)), outbox.c.next_attempt_at <= now)
+        .where(outbox.c.status.in_((PENDING, SENDING)), outbox.c.next_attempt_at <= now, *only)
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -73,6 +83,7 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
             outbox.c.digest_key.in_(keys),
             outbox.c.status.in_((PENDING, SENDING)),
             outbox.c.next_attempt_at <= now,
+            *only,
         )
         .order_by(outbox.c.id)
         .with_for_update(skip_locked=True)
@@ -118,6 +129,19 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
         [(c.claim_key, lease_until, bulk.listed(c.ids)) for c in claimed],
     )
     return claimed, len(inbox_rows)
+
+
+def waiting_without_transport(session: Session, channels: Iterable[str]) -> dict[str, int]:
+    """Unsent rows per channel that is not among `channels` (nothing configured can deliver them)."""
+    return {
+        channel: n
+        for channel, n in session.execute(
+            select(outbox.c.channel, func.count())
+            .where(outbox.c.status.in_((PENDING, SENDING)), outbox.c.channel.not_in(sorted(channels)))
+            .group_by(outbox.c.channel)
+            .order_by(outbox.c.channel)
+        )
+    }
 
 
 def mark_sent(session: Session, now: datetime, digests: list[Claimed]) -> None:

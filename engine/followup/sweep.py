@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,20 +23,30 @@ from sqlalchemy.orm import Session
 
 from duban.engine.access.actors import SYSTEM
 from duban.engine.followup.notices import dedupe_key, heard_sql, notify
-from duban.engine.followup.timelines import FINISHED, PROVISIONAL, TimelineCache, recompute_provisional, utc
+from duban.engine.followup.timelines import (
+    FINISHED,
+    PROVISIONAL,
+    TimelineCache,
+    approval_deadline,
+    recompute_provisional,
+    utc,
+)
+from duban.engine.language.model import Definition
 from duban.engine.org import routing
 from duban.engine.runtime import Runtime
 from duban.engine.store import counts
 from duban.engine.store.bulk import Bulk
 from duban.engine.store.db import is_sqlite, write_session
-from duban.engine.store.models import Supervision, Task
+from duban.engine.store.models import Supervision, Task, Unit
 from duban.engine.time.timeline import Action
 
 __all__ = ["DUE_PROBE", "SweepResult", "explain_batch", "sweep_due"]
 
 tasks = Task.__table__
 supervisions = Supervision.__table__
+units = Unit.__table__
 
+UNHEARD_SAMPLE = 5
 # Calendars (by database and known years) whose provisional tasks this process has re-timed.
 # The calendar only changes with a restart, so once per process keeps the idle sweep on the index.
 _recomputed: set[tuple[str, tuple[int, ...]]] = set()
@@ -51,16 +61,29 @@ class SweepResult:
     escalations: int = 0
     tasks_touched: int = 0
     provisional_recomputed: int = 0
+    approvals_overdue: int = 0
     batches: int = 0
+    # Units whose new notices nobody is listed to receive (no contact, no acting account): how many, and
+    # the first few codes, so an operator can give them a recipient.
+    unheard_units: int = 0
+    unheard_sample: list[str] = field(default_factory=list)
+    # Filled by the periodic job around the sweep: the periods it opened, the tasks it made (the new
+    # periods' and units' that joined a scope) and the events people caused.
+    tasks_created: int = 0
+    periods_opened: list[dict[str, Any]] = field(default_factory=list)
+    events_posted: int = 0
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, Any]:
         """The counts as a JSON object."""
         return asdict(self)
 
     def add(self, other: SweepResult) -> None:
         """Add another sweep's counts (sweepers working one queue sum theirs)."""
         for key, value in asdict(other).items():
-            setattr(self, key, getattr(self, key) + value)
+            if key == "unheard_sample":
+                self.unheard_sample = sorted({*self.unheard_sample, *value})[:UNHEARD_SAMPLE]
+            else:
+                setattr(self, key, getattr(self, key) + value)
 
 
 def _upsert_supervision(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -81,7 +104,7 @@ def _upsert_supervision(session: Session, rows: list[dict[str, Any]]) -> None:
 _BATCH = f"""
 SELECT t.id, t.definition_version_id, t.assignment_id, t.unit_id, t.period, t.trigger_at, t.due_explicit,
        t.state, t.action_cursor, t.schedule_epoch, t.escalation_level, u.path, a.issuer_unit_id,
-       CASE WHEN {heard_sql("u")} THEN 1 ELSE 0 END, t.overdue_at, t.progress, t.target
+       CASE WHEN {heard_sql("u")} THEN 1 ELSE 0 END, t.overdue_at, t.progress, t.target, t.approval_step, t.waiting_since
 FROM task t JOIN unit u ON u.id = t.unit_id JOIN assignment a ON a.id = t.assignment_id
 WHERE t.next_action_at <= ?
 ORDER BY t.next_action_at, t.id
@@ -124,6 +147,7 @@ def _sweep_batch(
     batch_size: int,
     run_key: str,
     result: SweepResult,
+    unheard: set[int],
 ) -> int:
     """Handle one batch of due tasks in the caller's transaction; returns how many tasks it took."""
     bulk = Bulk(session)
@@ -160,10 +184,28 @@ def _sweep_batch(
         overdue_raw,
         task_progress,
         task_target,
+        approval_step,
+        waiting_raw,
     ) in rows:
         if state in FINISHED:
             # Finished tasks owe nothing; the lifecycle clears this too, this is a safety net.
             advances.append((cursor, None, level, at_now, task_id))
+            continue
+        if state == "submitted":
+            # Waiting for approval: the branch is not reminded or escalated; the approver has a deadline.
+            next_wait = _approval_due(
+                session,
+                rt,
+                cache.definition(version_id),
+                (task_id, assignment_id, unit_id, path, issuer_unit_id, approval_step),
+                bulk.read_instant(waiting_raw),
+                now,
+                notices,
+                events,
+                watch,
+                result,
+            )
+            advances.append((cursor, bulk.instant(next_wait), level, at_now, task_id))
             continue
         if not heard:
             quiet.add(unit_id)
@@ -261,11 +303,79 @@ def _sweep_batch(
         advances.append((cursor, bulk.instant(next_at), level, at_now, task_id))
     result.tasks_touched += len(advances)
     _upsert_supervision(session, watch)
-    notify(session, rt, notices, run_key=run_key, quiet_units=quiet)
-    bulk.insert("audit", _AUDIT, events)
+    notify(session, rt, notices, run_key=run_key, quiet_units=quiet, unheard=unheard)
+    bulk.insert("audit", _AUDIT, [e if isinstance(e, tuple) else _audit_row(bulk, e) for e in events])
     bulk.update("task", ("id", "integer"), _ADVANCE, advances)
     counts.shift_many(session, recounted)
     return len(rows)
+
+
+def _audit_row(bulk: Bulk, event: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        bulk.instant(event["at"]),
+        event["actor"],
+        event["action"],
+        event["task_id"],
+        event["assignment_id"],
+        event["unit_id"],
+        bulk.json(event["payload"]),
+    )
+
+
+def _approval_due(
+    session: Session,
+    rt: Runtime,
+    defn: Definition,
+    task: tuple[int, int, int, str, int, int],
+    waiting_since: datetime | None,
+    now: datetime,
+    notices: list[dict[str, Any]],
+    events: list[Any],
+    watch: list[dict[str, Any]],
+    result: SweepResult,
+) -> datetime | None:
+    """A submitted task's approver deadline: when it has passed, the approver's parent hears of it, once.
+
+    Returns the task's next action time: the deadline while it lies ahead, none once handled.
+    """
+    task_id, assignment_id, unit_id, path, issuer_unit_id, step = task
+    if waiting_since is None:
+        # Submitted before approvals had deadlines: the approver's time runs from now.
+        return approval_deadline(rt, defn, now)
+    deadline = approval_deadline(rt, defn, waiting_since)
+    if utc(now) < utc(deadline):
+        return deadline
+    approver, _ = routing.approver(session, path, issuer_unit_id, defn.approval, step)
+    above = routing.parent_of(session, approver) if approver is not None else None
+    result.approvals_overdue += 1
+    waited = waiting_since.astimezone(rt.tz).isoformat()
+    payload = {"approver_unit_id": approver, "to_unit_id": above, "waiting_since": waited, "step": step + 1}
+    if above is not None:
+        # Level 0 on the list: late is the approver, not the branch; cleared when the approver acts.
+        watch.append({"task_id": task_id, "unit_id": above, "level": 0, "since": now})
+        stamp = utc(waiting_since).strftime("%Y%m%dT%H%M%S")
+        notices.append(
+            {
+                "task_id": task_id,
+                "kind": "approval_overdue",
+                "step": step + 1,
+                "unit_id": above,
+                "dedupe_key": f"{dedupe_key(task_id, 'approval_overdue', step + 1)}:w{stamp}",
+                "payload": payload,
+            }
+        )
+    events.append(
+        {
+            "at": now,
+            "actor": SYSTEM.name,
+            "action": "task.approval_overdue",
+            "task_id": task_id,
+            "assignment_id": assignment_id,
+            "unit_id": unit_id,
+            "payload": payload,
+        }
+    )
+    return None
 
 
 def _with_lock_retry(engine: Engine, work: Callable[[Session], int], tries: int = 5) -> int:
@@ -321,18 +431,21 @@ def sweep_due(
     # One run key per sweep: each recipient's notices of this sweep become one digest.
     run_key = f"sweep-{utc(now).strftime('%Y%m%dT%H%M%SZ')}"
     cache: TimelineCache | None = None
+    unheard: set[int] = set()
     while True:
         before = asdict(result)
+        batch_unheard: set[int] = set()
 
-        def batch(session: Session, before: dict[str, int] = before) -> int:
+        def batch(session: Session, before: dict[str, Any] = before, found: set[int] = batch_unheard) -> int:
             nonlocal cache
             # A retried or failed batch rolled back, so its counts start again from before it.
             for key, value in before.items():
                 setattr(result, key, value)
+            found.clear()
             if cache is None:
                 cache = TimelineCache(session, rt)
             cache.session = session
-            taken = _sweep_batch(session, rt, now, cache, batch_size, run_key, result)
+            taken = _sweep_batch(session, rt, now, cache, batch_size, run_key, result, found)
             if taken and on_batch is not None:
                 on_batch(result.batches + 1)  # inside the transaction: a failure here rolls the batch back
             return taken
@@ -343,6 +456,23 @@ def sweep_due(
             for key, value in before.items():
                 setattr(result, key, value)
             raise
+        unheard |= batch_unheard
         if not taken:
+            _name_unheard(engine, unheard, result)
             return result
         result.batches += 1
+
+
+def _name_unheard(engine: Engine, unit_ids: set[int], result: SweepResult) -> None:
+    if not unit_ids:
+        return
+    result.unheard_units = len(unit_ids)
+    with engine.connect() as conn:
+        result.unheard_sample = list(
+            conn.execute(
+                select(units.c.code)
+                .where(units.c.id.in_(sorted(unit_ids)))
+                .order_by(units.c.code)
+                .limit(UNHEARD_SAMPLE)
+            ).scalars()
+        )

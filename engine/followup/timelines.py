@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -120,6 +120,12 @@ class TimelineCache:
         return found
 
 
+def approval_deadline(rt: Runtime, defn: Definition, since: datetime) -> datetime:
+    """When an approver waited on since `since` is late: the local midnight after its last working day."""
+    day, _ = rt.calendar.add_workdays(rt.local(since).date(), defn.approval_due.workdays)
+    return datetime.combine(day + timedelta(days=1), time(0), rt.tz)
+
+
 def _retime(
     session: Session,
     rt: Runtime,
@@ -144,6 +150,9 @@ def _retime(
         cursor = handled_before(row, actions)
         finished = row.state in FINISHED
         next_at = actions[cursor].at if cursor < len(actions) and not finished else None
+        if row.state == "submitted":
+            # Waiting for approval: what is due is the approver's deadline, not the branch's timeline.
+            next_at = row.next_action_at
         updates.append(
             {
                 "id": row.id,

@@ -415,6 +415,14 @@ class Target(Strict):
     default: float | None = Field(
         default=None, gt=0, description="target when the assignment gives none for a unit"
     )
+    integer: bool = Field(
+        default=True, description="whole numbers only (unions, people); false for a measure such as 万元"
+    )
+    counts: Literal["both", "children", "own"] = Field(
+        default="both",
+        description="what reaches a unit's target: its own reports and its children's approved progress "
+        "(both), only the children's where it has children (children), or only its own (own)",
+    )
 
     @field_validator("measure")
     @classmethod
@@ -422,6 +430,12 @@ class Target(Strict):
         if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
             raise ValueError(f"measure {value!r} must be lower-case letters, digits or _")
         return value
+
+    @model_validator(mode="after")
+    def _whole_default(self) -> Target:
+        if self.integer and self.default is not None and self.default != int(self.default):
+            raise ValueError(f"default {self.default:g} is not a whole number (integer: true)")
+        return self
 
 
 class Completion(Strict):
@@ -472,6 +486,12 @@ class EscalationStep(Strict):
     _check_to = field_validator("to")(_check_target)
 
 
+class ApprovalDue(Strict):
+    """How long an approver may take: N working days from the submission, then its parent hears of it."""
+
+    workdays: int = Field(default=5, ge=1, le=60)
+
+
 # --- the whole item ----------------------------------------------------------------
 
 
@@ -489,6 +509,7 @@ class Definition(Strict):
     reminders: list[str] = Field(default_factory=list)
     completion: Completion = Field(default_factory=Completion)
     approval: list[str] = Field(default_factory=list)
+    approval_due: ApprovalDue = Field(default_factory=lambda: ApprovalDue())
     escalation: list[EscalationStep] = Field(default_factory=list)
     window: Window | None = None
     on_rest_day: OnRestDay = OnRestDay.next_working_day

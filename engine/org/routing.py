@@ -27,3 +27,20 @@ def resolve(session: Session, unit_path: str, issuer_unit_id: int, to: str) -> i
         return None
     rows = session.execute(select(units.c.id).where(units.c.id.in_(chain), units.c.level == to)).first()
     return rows[0] if rows else None
+
+
+def approver(
+    session: Session, unit_path: str, issuer_unit_id: int, chain: list[str], step: int
+) -> tuple[int | None, int]:
+    """The unit approving step `step` of `chain` and the step it is at: steps naming no unit are skipped."""
+    while step < len(chain):
+        unit_id = resolve(session, unit_path, issuer_unit_id, chain[step])
+        if unit_id is not None:
+            return unit_id, step
+        step += 1
+    return None, step
+
+
+def parent_of(session: Session, unit_id: int) -> int | None:
+    """The unit's parent id; None for a root."""
+    return session.execute(select(units.c.parent_id).where(units.c.id == unit_id)).scalar()

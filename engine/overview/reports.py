@@ -9,7 +9,7 @@ the tests hold the counts to and the baseline `duban bench` times them against.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from functools import cache
 from typing import Any
 
@@ -18,15 +18,18 @@ from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
+from duban.engine.errors import InvalidInput, Problem
 from duban.engine.org import tree
 from duban.engine.store.models import Assignment, DefinitionVersion, Task, TaskCount, TaskState, Unit
 from duban.engine.store.types import Instant
+from duban.engine.time.periods import parse_period
 
 tasks = Task.__table__
 units = Unit.__table__
 assignments = Assignment.__table__
 counts = TaskCount.__table__
 versions = DefinitionVersion.__table__
+parent_tasks = Task.__table__.alias("parent_task")
 
 UNFINISHED = (TaskState.open.value, TaskState.submitted.value)
 FIELDS = (
@@ -50,6 +53,8 @@ ROOT_PATH = bindparam("root_path", type_=String())
 SUBTREE_END = bindparam("subtree_end", type_=String())
 CUT = bindparam("cut", type_=Integer())
 DEFINITION = bindparam("definition", type_=String())
+PERIOD_START = bindparam("period_start", type_=Instant())
+PERIOD_END = bindparam("period_end", type_=Instant())
 
 
 def _task_measures() -> list[Any]:
@@ -120,14 +125,26 @@ def _add(into: dict[str, Any], r: Any) -> None:
         into["target"] = (into["target"] or 0) + m["target"]
 
 
+def _correct(into: dict[str, Any], progress: float, target: float) -> None:
+    """Take out of summed totals what a target split down the tree counted more than once."""
+    into["progress"] += progress
+    if into["target"] is not None:
+        into["target"] += target
+
+
 def _of_definition(column: Any, filtered: bool) -> list[Any]:
     if not filtered:
         return []
     return [column.in_(select(assignments.c.id).where(assignments.c.def_id == DEFINITION))]
 
 
+def _of_period(dated: bool) -> list[Any]:
+    """A task is in a period when its trigger is: a recurring task's own period, a one-off's assignment."""
+    return [tasks.c.trigger_at >= PERIOD_START, tasks.c.trigger_at < PERIOD_END] if dated else []
+
+
 @cache
-def _scan_statement(filtered: bool) -> Any:
+def _scan_statement(filtered: bool, dated: bool = False) -> Any:
     """(prefix, assignment_id, measures…): every task of the subtree, its unit path cut to the child's prefix."""
     prefix = func.substr(units.c.path, 1, CUT).label("prefix")
     return (
@@ -137,6 +154,56 @@ def _scan_statement(filtered: bool) -> Any:
             units.c.path >= ROOT_PATH,
             units.c.path < SUBTREE_END,
             *_of_definition(tasks.c.assignment_id, filtered),
+            *_of_period(dated),
+        )
+        .group_by(prefix, tasks.c.assignment_id)
+    )
+
+
+# Whether the task's parent unit has a task of the same assignment, period and subject: a target split
+# down the tree counts at the highest task of a group only, not once per level (10 split 4/4/3 is 10).
+_PARENT_TASK = (
+    select(parent_tasks.c.id)
+    .where(
+        parent_tasks.c.assignment_id == tasks.c.assignment_id,
+        parent_tasks.c.period == tasks.c.period,
+        parent_tasks.c.subject == tasks.c.subject,
+        parent_tasks.c.unit_id == units.c.parent_id,
+    )
+    .exists()
+)
+
+
+@cache
+def _target_statement(filtered: bool, dated: bool) -> Any:
+    """Per (child prefix, assignment), over target tasks only: every task's progress and target, and
+    those of the tasks that count for the child's row (its head, or no task above) and for the whole
+    report (the root's, or no task above within the subtree)."""
+    prefix = func.substr(units.c.path, 1, CUT).label("prefix")
+    child_top = (units.c.path == prefix) | ~_PARENT_TASK
+    root_top = (units.c.id == ROOT_ID) | ~_PARENT_TASK
+
+    def sum_if(cond: Any, column: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, column), else_=0)), 0)
+
+    return (
+        select(
+            prefix,
+            tasks.c.assignment_id,
+            func.coalesce(func.sum(tasks.c.progress), 0).label("all_progress"),
+            func.coalesce(func.sum(tasks.c.target), 0).label("all_target"),
+            sum_if(child_top, tasks.c.progress).label("child_progress"),
+            sum_if(child_top, tasks.c.target).label("child_target"),
+            sum_if(root_top, tasks.c.progress).label("total_progress"),
+            sum_if(root_top, tasks.c.target).label("total_target"),
+        )
+        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
+        .where(
+            units.c.path >= ROOT_PATH,
+            units.c.path < SUBTREE_END,
+            tasks.c.target.is_not(None),
+            *_of_definition(tasks.c.assignment_id, filtered),
+            *_of_period(dated),
         )
         .group_by(prefix, tasks.c.assignment_id)
     )
@@ -163,7 +230,9 @@ def _count_statements(filtered: bool) -> tuple[Any, Any]:
     return below, own
 
 
-def _params(root: Unit, now: datetime, definition: str | None) -> dict[str, Any]:
+def _params(
+    root: Unit, now: datetime, definition: str | None, window: tuple[datetime, datetime] | None = None
+) -> dict[str, Any]:
     return {
         "now": now,
         "root_id": root.id,
@@ -171,11 +240,30 @@ def _params(root: Unit, now: datetime, definition: str | None) -> dict[str, Any]
         "subtree_end": root.path + "~",
         "cut": len(root.path) + tree.SEGMENT,
         "definition": definition,
+        "period_start": window[0] if window else None,
+        "period_end": window[1] if window else None,
     }
 
 
-def _scan_groups(session: Session, root: Unit, now: datetime, definition: str | None) -> list[Any]:
-    return list(session.execute(_scan_statement(bool(definition)), _params(root, now, definition)).all())
+def period_window(label: str, tz: Any) -> tuple[datetime, datetime]:
+    """The instants a period label (2026, 2026-H1, 2026-Q1, 2026-03, 2026-W10) spans."""
+    try:
+        period = parse_period(label)
+    except ValueError as exc:
+        raise InvalidInput([Problem("report", "period", str(exc))]) from None
+    start = datetime.combine(period.start, time(0), tz)
+    return start, datetime.combine(period.end + timedelta(days=1), time(0), tz)
+
+
+def _scan_groups(
+    session: Session,
+    root: Unit,
+    now: datetime,
+    definition: str | None,
+    window: tuple[datetime, datetime] | None = None,
+) -> list[Any]:
+    statement = _scan_statement(bool(definition), window is not None)
+    return list(session.execute(statement, _params(root, now, definition, window)).all())
 
 
 def _count_groups(session: Session, root: Unit, now: datetime, definition: str | None) -> list[Any]:
@@ -185,13 +273,25 @@ def _count_groups(session: Session, root: Unit, now: datetime, definition: str |
 
 
 def rollup(
-    session: Session, now: datetime, actor: Actor, code: str, definition: str | None = None
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    code: str,
+    definition: str | None = None,
+    period: str | None = None,
+    tz: Any = None,
 ) -> dict[str, Any]:
     """Per child unit, per item and per child × item: tasks, done, open, overdue, escalated, rates, progress.
 
-    Answered from the counts the moves keep, never from a scan of the subtree's tasks.
+    Answered from the counts the moves keep, never from a scan of the subtree's tasks. `period`
+    (a label such as 2026 or 2026-Q1) keeps the tasks whose trigger falls in it; the counts keep no
+    periods, so that report scans the subtree's tasks of the period.
     """
     root = _visible(session, actor, code)
+    if period:
+        window = period_window(period, tz or now.tzinfo)
+        groups = _scan_groups(session, root, now, definition, window)
+        return _report(session, root, now, definition, groups, window, period)
     return _report(session, root, now, definition, _count_groups(session, root, now, definition))
 
 
@@ -229,7 +329,13 @@ def _titles(session: Session, def_ids: set[str]) -> dict[str, str]:
 
 
 def _report(
-    session: Session, root: Unit, now: datetime, definition: str | None, groups: list[Any]
+    session: Session,
+    root: Unit,
+    now: datetime,
+    definition: str | None,
+    groups: list[Any],
+    window: tuple[datetime, datetime] | None = None,
+    period: str | None = None,
 ) -> dict[str, Any]:
     def_of = (
         dict(
@@ -264,12 +370,28 @@ def _report(
         elif g.prefix in by_child:
             _add(by_child[g.prefix], g)
             _add(cells.setdefault((g.prefix, def_id), _zero()), g)
+    targets = session.execute(
+        _target_statement(bool(definition), window is not None), _params(root, now, definition, window)
+    ).all()
+    for t in targets:
+        def_id = def_of.get(t.assignment_id)
+        if def_id is None:
+            continue
+        whole = (t.total_progress - t.all_progress, t.total_target - t.all_target)
+        _correct(total, *whole)
+        _correct(by_def[def_id], *whole)
+        if t.prefix in by_child:
+            part = (t.child_progress - t.all_progress, t.child_target - t.all_target)
+            _correct(by_child[t.prefix], *part)
+            if (t.prefix, def_id) in cells:
+                _correct(cells[(t.prefix, def_id)], *part)
     titles = _titles(session, set(by_def))
     ordered = sorted(children.items(), key=lambda item: item[1].code)
     return {
         "unit": {"code": root.code, "name": root.name, "level": root.level},
         "as_of": now.isoformat(),
         "definition": definition,
+        "period": period,
         "total": row_of(total),
         "own": row_of(own) if own is not None else None,
         "children": [

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.errors import InvalidInput, NotFound, Problem
-from duban.engine.org import tree
+from duban.engine.org import routing, tree
 from duban.engine.store.models import (
     FINISHED_STATES,
     Assignment,
@@ -27,6 +27,7 @@ from duban.engine.store.models import (
     TaskState,
     Unit,
 )
+from duban.engine.work import catalog
 
 tasks = Task.__table__
 units = Unit.__table__
@@ -68,6 +69,8 @@ def task_json(row: Any, tz: Any) -> dict[str, Any]:
         "escalation_level": m["escalation_level"],
         "next_action_at": next_action_at.astimezone(tz).isoformat() if next_action_at else None,
         "progress": m["progress"],
+        "progress_own": m["progress_own"],
+        "progress_children": m["progress_children"],
         "target": m["target"],
         "calendar_provisional": m["calendar_provisional"],
         "title": m["title"],
@@ -97,6 +100,8 @@ _LISTED = (
     tasks.c.escalation_level,
     tasks.c.next_action_at,
     tasks.c.progress,
+    tasks.c.progress_own,
+    tasks.c.progress_children,
     tasks.c.target,
     tasks.c.calendar_provisional,
 )
@@ -233,12 +238,54 @@ def supervision_list(
     sup = Supervision.__table__
     stmt = (
         _base()
-        .add_columns(sup.c.level.label("sup_level"), sup.c.since)
+        .add_columns(
+            sup.c.level.label("sup_level"),
+            sup.c.since,
+            units.c.path.label("unit_path"),
+            assignments.c.issuer_unit_id,
+        )
         .join(sup, sup.c.task_id == tasks.c.id)
         .where(sup.c.unit_id == unit_id, tasks.c.state.not_in([s.value for s in FINISHED_STATES]))
         .order_by(tasks.c.due_at, tasks.c.id)
     )
+    rows = session.execute(stmt).all()
+    waiting = _waiting_for(session, rows)
     return [
-        task_json(r, tz) | {"supervised_since": r.since.astimezone(tz).isoformat()}
-        for r in session.execute(stmt).all()
+        task_json(r, tz)
+        | {"supervised_since": r.since.astimezone(tz).isoformat(), "waiting_for": waiting[r.id]}
+        for r in rows
     ]
+
+
+def _waiting_for(session: Session, rows: list[Any]) -> dict[int, dict[str, Any]]:
+    """Who each task waits for: its own unit (role branch), or the unit that is to approve it (role approver)."""
+    definitions: dict[int, Any] = {}
+    approver_of: dict[int, int | None] = {}
+    for r in rows:
+        if r.state != TaskState.submitted.value:
+            continue
+        if r.definition_version_id not in definitions:
+            definitions[r.definition_version_id] = catalog.definition_of(
+                session.get(DefinitionVersion, r.definition_version_id)
+            )
+        chain = definitions[r.definition_version_id].approval
+        approver_of[r.id], _ = routing.approver(
+            session, r.unit_path, r.issuer_unit_id, chain, r.approval_step
+        )
+    names = {
+        u.id: (u.code, u.name)
+        for u in session.execute(
+            select(units.c.id, units.c.code, units.c.name).where(
+                units.c.id.in_({u for u in approver_of.values() if u is not None})
+            )
+        )
+    }
+    found: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        approver = approver_of.get(r.id)
+        if approver is not None:
+            code, name = names[approver]
+            found[r.id] = {"role": "approver", "unit_code": code, "unit_name": name}
+        else:
+            found[r.id] = {"role": "branch", "unit_code": r.unit_code, "unit_name": r.unit_name}
+    return found

@@ -228,9 +228,18 @@ class Task(SQLModel, table=True):
     action_cursor: int = 0
     # Bumped when the due date changes, so notices of the old timeline stay distinct.
     schedule_epoch: int = 0
+    # What counts towards the target (per the definition's `counts`): own reports, children's approved progress.
     progress: float = 0
+    # The unit's own reports (increments and corrections).
+    progress_own: float = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The approved progress of the child units' tasks of the same assignment and period.
+    progress_children: float = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The part of `progress` that counts for the parent: set when approved (at once without approval).
+    progress_approved: float = Field(default=0, sa_column_kwargs={"server_default": "0"})
     target: float | None = None
     approval_step: int = 0
+    # When the task began waiting for its current approver; NULL unless submitted.
+    waiting_since: datetime | None = _instant(nullable=True)
     form: dict[str, Any] = _json()
     submitted_by: str | None = Field(default=None, max_length=64)
     event_data: dict[str, Any] = _json()

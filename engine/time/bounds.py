@@ -14,9 +14,15 @@ FIRST_YEAR = 2000
 LAST_YEAR = 2100
 
 
+def year_problem(value: date | datetime) -> str | None:
+    """What is wrong with a date or instant outside FIRST_YEAR..LAST_YEAR, or None when it is within."""
+    if FIRST_YEAR <= value.year <= LAST_YEAR:
+        return None
+    return f"{value.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR}"
+
+
 def check_year(value: date | datetime | None, where: str, field: str) -> None:
     """Refuse (InvalidInput) a date or instant outside FIRST_YEAR..LAST_YEAR; None passes."""
-    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise InvalidInput(
-            [Problem(where, field, f"{value.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR}")]
-        )
+    problem = year_problem(value) if value is not None else None
+    if problem is not None:
+        raise InvalidInput([Problem(where, field, problem)])

@@ -24,6 +24,7 @@ from pydantic import (
 
 from duban.engine.errors import InvalidInput, Problem
 from duban.engine.language.model import Completion, FormField
+from duban.engine.time.bounds import year_problem
 from duban.engine.time.periods import parse_period
 from duban.engine.validation import FieldProblem, plain_text, problems_of
 
@@ -156,6 +157,8 @@ def _date(spec: FormField, raw: Any, period_label: str) -> str:
         day = date.fromisoformat(str(raw))
     except ValueError:
         raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD)") from None
+    if (problem := year_problem(day)) is not None:
+        raise ValueError(problem)
     if spec.in_period and period_label:
         period = parse_period(period_label)
         if not period.contains(day):

@@ -44,6 +44,7 @@ from duban.engine.language.model import (
     LateAssignment,
     parse_late,
 )
+from duban.engine.language.model import Target as TargetRule
 from duban.engine.org import tree
 from duban.engine.runtime import Runtime
 from duban.engine.store import audit, counts
@@ -65,6 +66,7 @@ from duban.engine.time.bounds import check_year
 from duban.engine.time.periods import Period, period_of
 from duban.engine.time.timeline import Timeline, compute_timeline, recurring_trigger_at
 from duban.engine.work import catalog
+from duban.engine.work.targets import value_problem
 
 tasks = Task.__table__
 units = Unit.__table__
@@ -297,7 +299,7 @@ def assign_definition(
     session.flush()
     assert assignment.id is not None
     if targets:
-        _store_targets(session, assignment.id, scope, issuer_id, targets)
+        _store_targets(session, assignment.id, scope, issuer_id, targets, defn.completion.target)
     audit.record(
         session,
         now,
@@ -332,7 +334,12 @@ def _trigger_kind(defn: Definition) -> str:
 
 
 def _store_targets(
-    session: Session, assignment_id: int, scope: Unit, issuer_id: int, targets: dict[str, float]
+    session: Session,
+    assignment_id: int,
+    scope: Unit,
+    issuer_id: int,
+    targets: dict[str, float],
+    rule: TargetRule | None,
 ) -> None:
     codes = list(targets)
     found = dict(session.execute(select(units.c.code, units.c.path).where(units.c.code.in_(codes))).all())
@@ -341,8 +348,8 @@ def _store_targets(
     for code, value in targets.items():
         if code not in found or not found[code].startswith(scope.path):
             problems.append(Problem("targets", code, f"unit {code} is not in the scope {scope.code}"))
-        elif value <= 0:
-            problems.append(Problem("targets", code, "a target must be greater than 0"))
+        elif problem := value_problem(rule, value):
+            problems.append(Problem("targets", code, problem))
     if problems:
         raise InvalidInput(problems)
     session.execute(
@@ -408,7 +415,6 @@ def insert_tasks(
     actions = timeline.actions()
     first = actions[0].at if actions else None
     assert assignment.id is not None
-    before = session.scalar(select(func.coalesce(func.max(tasks.c.id), 0)))
     default_target = defn.completion.target.default if defn.completion.target else None
     already = exists().where(
         tasks.c.assignment_id == assignment.id,
@@ -449,49 +455,62 @@ def insert_tasks(
     }
     if is_sqlite(session):
         source = select(*[c.label(k) for k, c in columns.items()]).where(unit_condition, ~already)
-        session.execute(insert(tasks).from_select(list(columns), source))
+        stmt = insert(tasks).from_select(list(columns), source)
     else:
         # Without fresh statistics PostgreSQL plans NOT EXISTS as a re-scan per row; the
         # unique constraint does the same job in one pass.
         source = select(*[c.label(k) for k, c in columns.items()]).where(unit_condition)
-        session.execute(
+        stmt = (
             postgresql.insert(tasks)
             .from_select(list(columns), source)
             .on_conflict_do_nothing(constraint="uq_task_identity")
         )
-    # psycopg reports no rowcount for INSERT … SELECT; count what this insert added instead.
-    added = and_(tasks.c.assignment_id == assignment.id, tasks.c.id > before)
-    created = session.scalar(select(func.count()).where(added)) or 0
-    if created:
+    # The ids this statement inserted, and only those: a concurrent process inserting the same period's
+    # tasks (its rows skipped here by the conflict) must not get its tasks audited twice.
+    made = [row[0] for row in session.execute(stmt.returning(tasks.c.id))]
+    if made:
+        # Roll-over and reconciliation lock the assignment, and an event's tasks share its subject and day,
+        # so within the range of the ids returned the tasks of this identity are this statement's.
         counts.put_created(
             session,
-            added,
+            and_(
+                tasks.c.assignment_id == assignment.id,
+                tasks.c.period == period,
+                tasks.c.subject == subject,
+                tasks.c.id.between(min(made), max(made)),
+            ),
             assignment.id,
             period,
             timeline.overdue_at,
             with_target=defn.completion.target is not None,
         )
-        session.execute(
-            insert(audits).from_select(
-                ["at", "actor", "action", "task_id", "assignment_id", "unit_id", "payload"],
-                select(
-                    literal(now, Instant),
-                    literal(actor_name, String),
-                    literal("task.created", String),
-                    tasks.c.id,
-                    tasks.c.assignment_id,
-                    tasks.c.unit_id,
-                    literal(
-                        {"due_at": timeline.due_at.isoformat(), "period": period, "subject": subject}, JSON
-                    ),
-                ).where(tasks.c.assignment_id == assignment.id, tasks.c.id > before),
+        payload = {"due_at": timeline.due_at.isoformat(), "period": period, "subject": subject}
+        for chunk in range(0, len(made), 10_000):
+            ids = made[chunk : chunk + 10_000]
+            session.execute(
+                insert(audits).from_select(
+                    ["at", "actor", "action", "task_id", "assignment_id", "unit_id", "payload"],
+                    select(
+                        literal(now, Instant),
+                        literal(actor_name, String),
+                        literal("task.created", String),
+                        tasks.c.id,
+                        tasks.c.assignment_id,
+                        tasks.c.unit_id,
+                        literal(payload, JSON),
+                    ).where(tasks.c.id.in_(ids)),
+                )
             )
-        )
-    return created
+    return len(made)
 
 
-def roll_over(session: Session, rt: Runtime, actor_name: str = "system") -> int:
-    """Open the current period's tasks of every recurring assignment that has not opened it yet."""
+def roll_over(
+    session: Session, rt: Runtime, actor_name: str = "system", opened: list[dict[str, Any]] | None = None
+) -> int:
+    """Open the current period's tasks of every recurring assignment that has not opened it yet.
+
+    `opened`, when given, collects each period opened: assignment, definition, period and tasks made.
+    """
     now = rt.now()
     today = rt.local(now).date()
     created = 0
@@ -531,6 +550,15 @@ def roll_over(session: Session, rt: Runtime, actor_name: str = "system") -> int:
             assignment_id=assignment.id,
             payload={"period": label, "created": n},
         )
+        if opened is not None:
+            opened.append(
+                {
+                    "assignment_id": assignment.id,
+                    "definition_id": assignment.def_id,
+                    "period": label,
+                    "created": n,
+                }
+            )
         created += n
     return created
 

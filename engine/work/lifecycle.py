@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Problem
 from duban.engine.followup.notices import dedupe_key, notify
-from duban.engine.followup.timelines import TimelineCache, reschedule
+from duban.engine.followup.timelines import TimelineCache, approval_deadline, reschedule, utc
 from duban.engine.language.model import Definition
-from duban.engine.org import routing, tree
+from duban.engine.org import routing
 from duban.engine.runtime import Runtime
 from duban.engine.store import audit, counts
 from duban.engine.store.models import (
@@ -29,16 +29,16 @@ from duban.engine.store.models import (
     Attachment,
     Audit,
     DefinitionVersion,
+    Notification,
     Supervision,
     Task,
     TaskState,
     Unit,
 )
 from duban.engine.time.bounds import check_year
-from duban.engine.work import catalog
+from duban.engine.work import catalog, targets
 from duban.engine.work.attachments import StoredFile, attach_files, discard
 from duban.engine.work.evidence import check_attachments, validate_form
-from duban.engine.work.targets import subtree_progress
 
 S = TaskState
 # (action, from states, to state); "approve" may also stay in `submitted` mid-chain.
@@ -118,23 +118,35 @@ def _save(
 
 def _approver(session: Session, ctx: TaskContext, step: int) -> int | None:
     """The unit that approves step `step`, skipping steps that name no unit (a root has no parent)."""
-    chain = ctx.defn.approval
-    while step < len(chain):
-        unit_id = routing.resolve(session, ctx.unit.path, ctx.assignment.issuer_unit_id, chain[step])
-        if unit_id is not None:
-            return unit_id
-        step += 1
-    return None
+    unit_id, _ = routing.approver(
+        session, ctx.unit.path, ctx.assignment.issuer_unit_id, ctx.defn.approval, step
+    )
+    return unit_id
+
+
+def _gated(session: Session, ctx: TaskContext) -> bool:
+    """Whether the task's work counts only once approved (somebody approves it)."""
+    return bool(ctx.defn.approval) and _approver(session, ctx, 0) is not None
 
 
 def _complete(session: Session, rt: Runtime, ctx: TaskContext) -> str:
     """A task whose work is in: to approval, or done when nobody approves."""
     ctx.task.approval_step = 0
-    if ctx.defn.approval and _approver(session, ctx, 0) is not None:
+    approver = _approver(session, ctx, 0) if ctx.defn.approval else None
+    if approver is not None:
         ctx.task.state = S.submitted
+        _wait_for(session, rt, ctx, approver)
         return "submitted"
     _finish(ctx, S.done, rt.now())
     return "done"
+
+
+def _wait_for(session: Session, rt: Runtime, ctx: TaskContext, approver: int) -> None:
+    """The task now waits for `approver`: the branch's timeline pauses, the approver's deadline runs."""
+    now = rt.now()
+    ctx.task.waiting_since = now
+    ctx.task.next_action_at = approval_deadline(rt, ctx.defn, now)
+    _tell(session, rt, ctx, "submitted", approver, {"step": ctx.task.approval_step + 1})
 
 
 def submit_task(
@@ -146,13 +158,16 @@ def submit_task(
     form: dict[str, Any] | None = None,
     files: list[StoredFile] | None = None,
     progress: float | None = None,
+    progress_total: float | None = None,
 ) -> Task:
-    """Hand in the evidence (or a progress increment) for a task of one's own unit.
+    """Hand in the evidence (or a progress report) for a task of one's own unit.
 
-    Staged files are attached when everything is valid, and discarded when anything is refused.
+    `progress` is an increment (negative to correct); `progress_total` replaces the unit's own
+    reported total. Staged files are attached when everything is valid, and discarded when anything
+    is refused.
     """
     try:
-        return _submit(session, rt, actor, task_id, form or {}, files or [], progress)
+        return _submit(session, rt, actor, task_id, form or {}, files or [], progress, progress_total)
     finally:
         discard(files or [])
 
@@ -165,6 +180,7 @@ def _submit(
     form: dict[str, Any],
     files: list[StoredFile],
     progress: float | None,
+    progress_total: float | None = None,
 ) -> Task:
     ctx = load(session, actor, task_id)
     permissions.can_act_on_own_task(actor, ctx.task.unit_id, ctx.unit.path, task_id)
@@ -176,20 +192,26 @@ def _submit(
     clean = validate_form(completion, form, ctx.task.period, where, rt.local(rt.now()).date())
     already = session.scalar(select(func.count()).where(Attachment.task_id == task_id)) or 0
     check_attachments(completion, [f.label for f in files], already, where)
-    increment = _increment(ctx, progress, where)
+    increment = _increment(session, ctx, progress, progress_total, where)
     attach_files(session, rt, actor, task_id, files)
     ctx.task.form = clean
     ctx.task.submitted_by = actor.name
     payload: dict[str, Any] = {"form": clean, "files": [f.sha256 for f in files]}
     if counting:
-        ctx.task.progress = (ctx.task.progress or 0) + increment
+        was = ctx.task.progress_own or 0
+        ctx.task.progress_own = was + increment
+        if increment < 0 or progress_total is not None:
+            payload["correction"] = {"from": was, "to": ctx.task.progress_own}
+        payload["increment"] = increment
+        payload["progress_own"] = ctx.task.progress_own
+        _count_progress(session, ctx)
         payload["progress"] = ctx.task.progress
         goal = ctx.task.target if completion.target is not None else ctx.defn.times
         if goal is not None and ctx.task.progress >= goal:
             payload["outcome"] = _complete(session, rt, ctx)
         _save(session, rt, ctx, actor, "progressed", payload)
-        if completion.target is not None:
-            _roll_up(session, rt, actor, ctx)
+        if completion.target is not None and not _gated(session, ctx):
+            _approve_progress(session, rt, actor, ctx)
         return ctx.task
     payload["outcome"] = _complete(session, rt, ctx)
     _save(session, rt, ctx, actor, "submitted", payload)
@@ -210,13 +232,50 @@ def _check_window(session: Session, rt: Runtime, ctx: TaskContext, where: str) -
         raise InvalidInput([Problem(where, "window", message)])
 
 
-def _increment(ctx: TaskContext, progress: float | None, where: str) -> float:
-    if ctx.defn.completion.target is not None:
-        if progress is None or not math.isfinite(progress) or progress <= 0:
+def _increment(
+    session: Session, ctx: TaskContext, progress: float | None, total: float | None, where: str
+) -> float:
+    target = ctx.defn.completion.target
+    if target is not None:
+        if (progress is None) == (total is None):
             raise InvalidInput(
-                [Problem(where, "progress", "report the increment achieved, a number above 0")]
+                [Problem(where, "progress", "report either the increment achieved or the new total")]
             )
-        return progress
+        value = progress if progress is not None else total
+        assert value is not None
+        if not math.isfinite(value) or abs(value) > 1e12:
+            raise InvalidInput([Problem(where, "progress", f"{value} is not a number that can be counted")])
+        if target.integer and value != int(value):
+            raise InvalidInput(
+                [Problem(where, "progress", f"{target.measure} counts whole numbers; {value:g} is not one")]
+            )
+        own = ctx.task.progress_own or 0
+        increment = value if progress is not None else value - own
+        if progress is not None and progress == 0:
+            raise InvalidInput([Problem(where, "progress", "an increment of 0 changes nothing")])
+        if own + increment < 0:
+            raise InvalidInput(
+                [
+                    Problem(
+                        where,
+                        "progress",
+                        f"a correction of {increment:g} would take the reported {own:g} below 0",
+                    )
+                ]
+            )
+        if target.counts == "children" and targets.has_child_tasks(session, ctx.task, ctx.unit.id):
+            raise InvalidInput(
+                [
+                    Problem(
+                        where,
+                        "progress",
+                        "this target is reached by the units below; their approved progress counts",
+                    )
+                ]
+            )
+        return increment
+    if total is not None:
+        raise InvalidInput([Problem(where, "progress", "this task has no numeric target")])
     if ctx.defn.times > 1:
         if progress is not None and progress != 1:
             raise InvalidInput([Problem(where, "progress", "each submission counts one occurrence")])
@@ -226,26 +285,63 @@ def _increment(ctx: TaskContext, progress: float | None, where: str) -> float:
     return 0
 
 
-def _roll_up(session: Session, rt: Runtime, actor: Actor, ctx: TaskContext) -> None:
-    """Progress rolls up the tree: an open ancestor task whose subtree reached its target completes."""
-    ancestor_ids = tree.ancestor_ids(ctx.unit.path)[:-1]
-    if not ancestor_ids:
+def _count_progress(session: Session, ctx: TaskContext) -> None:
+    """Set what counts towards the task's goal from its own reports and its children's approved progress."""
+    task = ctx.task
+    target = ctx.defn.completion.target
+    if target is None:
+        task.progress = task.progress_own or 0
         return
-    upper = session.scalars(
-        select(Task).where(
-            Task.assignment_id == ctx.task.assignment_id,
-            Task.unit_id.in_(ancestor_ids),
-            Task.state == S.open,
-            Task.target.is_not(None),
-        )
-    ).all()
-    for task in upper:
-        unit = session.get(Unit, task.unit_id)
-        total = subtree_progress(session, task.assignment_id, unit.path)
-        if total >= (task.target or 0):
-            up = TaskContext(task, unit, ctx.assignment, ctx.defn)
-            outcome = _complete(session, rt, up)
-            _save(session, rt, up, actor, "progressed", {"rolled_up": total, "outcome": outcome})
+    task.progress = targets.counted(
+        target.counts,
+        task.progress_own or 0,
+        task.progress_children or 0,
+        targets.has_child_tasks(session, task, ctx.unit.id),
+    )
+
+
+def _approve_progress(session: Session, rt: Runtime, actor: Actor, ctx: TaskContext) -> None:
+    """The task's counted progress now counts for its parent's task; the parent may reach its target."""
+    while True:
+        ctx.task.progress_approved = ctx.task.progress
+        session.add(ctx.task)
+        session.flush()
+        up = _parent_context(session, ctx)
+        if up is None or ctx.defn.completion.target is None or ctx.defn.completion.target.counts == "own":
+            return
+        before = up.task.progress
+        up.task.progress_children = targets.children_approved(session, up.task, up.unit.id)
+        _count_progress(session, up)
+        if up.task.progress == before:
+            return
+        payload: dict[str, Any] = {
+            "progress_children": up.task.progress_children,
+            "progress": up.task.progress,
+        }
+        if up.task.state == S.open and up.task.target is not None and up.task.progress >= up.task.target:
+            payload["outcome"] = _complete(session, rt, up)
+        _save(session, rt, up, actor, "progressed", payload)
+        if _gated(session, up):
+            return
+        ctx = up
+
+
+def _parent_context(session: Session, ctx: TaskContext) -> TaskContext | None:
+    """The task of the same assignment, period and subject at the unit's parent, if it has one."""
+    if ctx.unit.parent_id is None:
+        return None
+    stmt = select(Task).where(
+        Task.assignment_id == ctx.task.assignment_id,
+        Task.unit_id == ctx.unit.parent_id,
+        Task.period == ctx.task.period,
+        Task.subject == ctx.task.subject,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    task = session.scalars(stmt).first()
+    if task is None:
+        return None
+    return TaskContext(task, session.get(Unit, ctx.unit.parent_id), ctx.assignment, ctx.defn)
 
 
 def approve_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reason: str = "") -> Task:
@@ -255,26 +351,82 @@ def approve_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reas
     _check_approver(session, actor, ctx)
     step = ctx.task.approval_step + 1
     nxt = _approver(session, ctx, step)
+    _clear_approval_watch(session, task_id)
     if nxt is None:
         _finish(ctx, S.done, rt.now())
+        ctx.task.waiting_since = None
     ctx.task.approval_step = step
     _save(session, rt, ctx, actor, "approved", {"step": step, "reason": reason, "done": nxt is None})
     if nxt is None:
-        _tell_branch(session, rt, ctx, "approved", {})
+        _tell_branch(session, rt, ctx, "approved", {"reason": reason} if reason else {})
+        if ctx.defn.completion.target is not None:
+            _approve_progress(session, rt, actor, ctx)
+    else:
+        _wait_for(session, rt, ctx, nxt)
+        session.add(ctx.task)
     return ctx.task
 
 
 def reject_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reason: str) -> Task:
-    """Send the submission back to the branch with a reason."""
+    """Send the submission back to the branch with a reason; the branch's timeline resumes."""
     _require_reason(task_id, reason, "a rejection needs a reason")
     ctx = load(session, actor, task_id)
     _move(ctx, "reject")
     _check_approver(session, actor, ctx)
+    _clear_approval_watch(session, task_id)
     ctx.task.state = S.open
     ctx.task.approval_step = 0
-    _save(session, rt, ctx, actor, "rejected", {"reason": reason})
+    grace = _resume(session, rt, ctx)
+    payload: dict[str, Any] = {"reason": reason}
+    if grace is not None:
+        payload["grace"] = grace
+    _save(session, rt, ctx, actor, "rejected", payload)
     _tell_branch(session, rt, ctx, "rejected", {"reason": reason})
     return ctx.task
+
+
+def _resume(session: Session, rt: Runtime, ctx: TaskContext) -> dict[str, Any] | None:
+    """Restart the branch's timeline after a rejection; returns the grace given, if any.
+
+    Reminders that fell while the approver held the work are not sent late. When the deadline passed
+    while the work waited (it was handed in before it), the days waited are added to the due date.
+    """
+    task = ctx.task
+    now = rt.now()
+    since = task.waiting_since or now
+    task.waiting_since = None
+    if utc(task.overdue_at) <= utc(now) and utc(since) < utc(task.overdue_at):
+        due_day = rt.local(task.overdue_at - timedelta(seconds=1)).date()
+        waited = max((rt.local(now).date() - rt.local(since).date()).days, 1)
+        new_due = due_day + timedelta(days=waited)
+        task.due_explicit = new_due
+        session.add(task)
+        session.flush()
+        reschedule(session, rt, [task.id])
+        session.refresh(task)
+        return {"from": due_day.isoformat(), "to": new_due.isoformat(), "days_waited": waited}
+    firing = TimelineCache(session, rt).firing(
+        task.definition_version_id, task.trigger_at, task.period, task.due_explicit
+    )
+    cursor = task.action_cursor
+    while (
+        cursor < len(firing.actions)
+        and firing.actions[cursor].kind == "reminder"
+        and firing.at_utc[cursor] <= utc(now)
+    ):
+        cursor += 1
+    task.action_cursor = cursor
+    task.next_action_at = firing.actions[cursor].at if cursor < len(firing.actions) else None
+    return None
+
+
+def _clear_approval_watch(session: Session, task_id: int) -> None:
+    """The approver has acted: the task leaves the 督办 list it was put on for the approver's delay."""
+    session.execute(
+        delete(Supervision.__table__).where(
+            Supervision.__table__.c.task_id == task_id, Supervision.__table__.c.level == 0
+        )
+    )
 
 
 def waive_task(session: Session, rt: Runtime, actor: Actor, task_id: int, reason: str) -> Task:
@@ -356,8 +508,27 @@ _NOTICE_ACTION = {"approved": "task.approved", "rejected": "task.rejected", "urg
 
 def _tell_branch(session: Session, rt: Runtime, ctx: TaskContext, kind: str, payload: dict[str, Any]) -> None:
     """Notify the task's own unit, after the move's audit event is written."""
+    n = _count(session, ctx.task.id, _NOTICE_ACTION[kind])
+    _notify(session, rt, ctx, kind, ctx.task.unit_id, n, payload)
+
+
+def _tell(
+    session: Session, rt: Runtime, ctx: TaskContext, kind: str, unit_id: int, payload: dict[str, Any]
+) -> None:
+    """Notify `unit_id` of the task; notices of one kind on one task are numbered, so each is new."""
+    n = (
+        session.scalar(
+            select(func.count()).where(Notification.task_id == ctx.task.id, Notification.kind == kind)
+        )
+        or 0
+    ) + 1
+    _notify(session, rt, ctx, kind, unit_id, n, payload)
+
+
+def _notify(
+    session: Session, rt: Runtime, ctx: TaskContext, kind: str, unit_id: int, n: int, payload: dict[str, Any]
+) -> None:
     task_id = ctx.task.id
-    n = _count(session, task_id, _NOTICE_ACTION[kind])
     notify(
         session,
         rt,
@@ -366,7 +537,7 @@ def _tell_branch(session: Session, rt: Runtime, ctx: TaskContext, kind: str, pay
                 "task_id": task_id,
                 "kind": kind,
                 "step": n,
-                "unit_id": ctx.task.unit_id,
+                "unit_id": unit_id,
                 "dedupe_key": dedupe_key(task_id, kind, n),
                 "payload": payload,
             }

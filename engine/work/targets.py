@@ -2,31 +2,77 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.errors import InvalidInput, NotFound, Problem
+from duban.engine.language.model import Target as TargetRule
 from duban.engine.org import tree
 from duban.engine.runtime import Runtime
 from duban.engine.store import audit, counts
-from duban.engine.store.models import Assignment, Target, Task, Unit
+from duban.engine.store.models import Assignment, DefinitionVersion, Target, Task, Unit
+from duban.engine.work import catalog
 
 tasks = Task.__table__
 units = Unit.__table__
 targets = Target.__table__
 
 
-def subtree_progress(session: Session, assignment_id: int, path: str) -> float:
-    """The progress reported by every task of the assignment in the subtree at `path`."""
-    return float(
-        session.scalar(
-            select(func.coalesce(func.sum(tasks.c.progress), 0))
-            .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
-            .where(tasks.c.assignment_id == assignment_id, tree.in_subtree(path))
+def _siblings_below(task: Task, unit_id: int) -> Any:
+    """The tasks of the same assignment, period and subject at the units directly below `unit_id`."""
+    return (
+        select(tasks.c.id)
+        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
+        .where(
+            tasks.c.assignment_id == task.assignment_id,
+            tasks.c.period == task.period,
+            tasks.c.subject == task.subject,
+            units.c.parent_id == unit_id,
         )
     )
+
+
+def has_child_tasks(session: Session, task: Task, unit_id: int) -> bool:
+    """Whether units directly below have tasks of the same assignment and period."""
+    return session.execute(_siblings_below(task, unit_id).limit(1)).first() is not None
+
+
+def children_approved(session: Session, task: Task, unit_id: int) -> float:
+    """The approved progress of the tasks directly below: what counts for this task from its children."""
+    below = _siblings_below(task, unit_id).subquery()
+    return float(
+        session.scalar(
+            select(func.coalesce(func.sum(tasks.c.progress_approved), 0)).where(tasks.c.id.in_(select(below)))
+        )
+    )
+
+
+def counted(counts: str, own: float, children: float, has_children: bool) -> float:
+    """What reaches a target under the definition's `counts`.
+
+    both: the unit's own reports plus its children's approved progress; children: only the
+    children's where it has children below (a unit without children reports its own); own:
+    only the unit's own reports.
+    """
+    if counts == "own":
+        return own
+    if counts == "children" and has_children:
+        return children
+    return own + children
+
+
+def value_problem(rule: TargetRule | None, value: float) -> str | None:
+    """What is wrong with a target value, if anything: not above 0, not finite, or a fraction of a whole-number measure."""
+    if not math.isfinite(value) or not 0 < value <= 1e12:
+        return f"a target must be a number above 0, not {value:g}"
+    if rule is not None and rule.integer and value != int(value):
+        return f"{rule.measure} counts whole numbers; {value:g} is not one"
+    return None
 
 
 def split_target(
@@ -36,8 +82,12 @@ def split_target(
     now = rt.now()
     unit = tree.get_unit(session, unit_code)
     permissions.can_split_target(actor, unit.path, unit.code)
-    if session.get(Assignment, assignment_id) is None:
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None:
         raise NotFound(f"assignment {assignment_id} not found")
+    rule = catalog.definition_of(
+        session.get(DefinitionVersion, assignment.definition_version_id)
+    ).completion.target
     own = session.scalar(
         select(targets.c.value).where(targets.c.assignment_id == assignment_id, targets.c.unit_id == unit.id)
     )
@@ -53,8 +103,8 @@ def split_target(
     for code, value in shares.items():
         if code not in children:
             problems.append(Problem(where, code, f"{code} is not a child of {unit_code}"))
-        elif value <= 0:
-            problems.append(Problem(where, code, "a share must be greater than 0"))
+        elif problem := value_problem(rule, value):
+            problems.append(Problem(where, code, problem))
     total = sum(shares.values())
     if total < own:
         problems.append(
