@@ -57,11 +57,13 @@ def ensure_setup(world: World) -> None:
     with write_session(world.engine) as s:
         store_definitions(s, world.rt.now(), OPERATOR, [LoadedDefinition(defn, "bench", "", digest_of(defn))])
         store_schemes(s, world.rt.now(), OPERATOR, [(SCHEME, "bench", "")])
-    number = "json_object('n', t.id % 7)" if not world.pg else "jsonb_build_object('n', t.id % 7)::json"
+    # Remainders by integer division: a bare % would be a placeholder to psycopg.
+    seven = "t.id - (t.id / 7) * 7"
+    number = f"json_object('n', {seven})" if not world.pg else f"jsonb_build_object('n', {seven})::json"
     world.raw.run(
         "UPDATE task SET state = 'done', finished_at = overdue_at, form = "
         + number.replace("t.id", "task.id")
-        + " WHERE assignment_id IN (SELECT id FROM assignment WHERE def_id = 'bench-fanout') AND id % 2 = 0"
+        + " WHERE assignment_id IN (SELECT id FROM assignment WHERE def_id = 'bench-fanout') AND id - (id / 2) * 2 = 0"
     )
     if world.maintained:
         world.raw.run("ANALYZE task")

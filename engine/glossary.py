@@ -62,6 +62,12 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "action.account.disabled": ("停用账号", "disabled the account"),
     "action.account.enabled": ("启用账号", "enabled the account"),
     "action.account.password_reset": ("重置密码", "reset the password"),
+    "action.period.opened": ("开启新周期", "opened a new period"),
+    "action.scheme.loaded": ("载入考核细则", "loaded a scoring scheme"),
+    "action.assessment.closed": ("关闭考核（结果冻结）", "closed the assessment"),
+    "action.assessment.reopened": ("重新开启考核", "reopened the assessment"),
+    "action.score.quality": ("质量评分", "scored the quality"),
+    "action.score.bonus": ("加分", "gave bonus points"),
     "action.outbox.dead": ("通知发送失败", "gave up sending a notice"),
     "action.outbox.retried": ("重新发送通知", "retried notices"),
     # Union levels (engine/language/model.py Level).

@@ -20,13 +20,14 @@ def test_every_state_and_level_has_both_languages() -> None:
 
 
 def test_every_audit_action_written_by_the_engine_has_a_label() -> None:
-    action = re.compile(r'"((?:task|assignment|definition|target|event|unit|account|outbox)\.[a-z_]+)"')
+    action = re.compile(r'"((?:task|assignment|definition|target|event|unit|account|outbox|period|scheme|assessment)\.[a-z_]+)"')
     written = set()
     for path in ENGINE.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         if "audit" in text:
             written.update(m for m in action.findall(text) if not m.endswith((".id", ".path")))
     written.update(f"task.{a}" for a in ("approved", "rejected", "waived", "extended", "urged", "submitted"))
+    written.update(f"score.{kind}" for kind in ("quality", "bonus"))  # written as f"score.{kind}"
     assert sorted(k for k in written if f"action.{k}" not in LABELS) == []
 
 
