@@ -20,7 +20,9 @@ def test_every_state_and_level_has_both_languages() -> None:
 
 
 def test_every_audit_action_written_by_the_engine_has_a_label() -> None:
-    action = re.compile(r'"((?:task|assignment|definition|target|event|unit|account|outbox|period|scheme|assessment)\.[a-z_]+)"')
+    action = re.compile(
+        r'"((?:task|assignment|definition|target|event|unit|account|outbox|period|scheme|assessment)\.[a-z_]+)"'
+    )
     written = set()
     for path in ENGINE.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
