@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
@@ -98,4 +99,6 @@ def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtim
     # Several files per submission: the whole body may hold a few files of the per-file cap.
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024 * 5 + 1024 * 1024)
     app.add_middleware(SecurityHeaders)
+    # Pages, lists and JSON compress 5-10x; small answers are not worth the CPU.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     return app

@@ -17,11 +17,8 @@ from fastapi.responses import Response
 
 from duban.api.errors import status_of
 from duban.api.i18n import lang_of
-
-try:
-    from duban.api.web.common import Caller, page, to_login  # the pages split by group (api/web/)
-except ImportError:
-    from duban.api.web import Caller, page, to_login  # the pages in one module
+from duban.api.web import Caller, page, to_login
+from duban.api.web.refusals import as_context
 from duban.engine.errors import DubanError
 from duban.engine.glossary import label
 from duban.engine.overview import dashboard as board
@@ -202,7 +199,7 @@ def dashboard_xlsx(request: Request, ctx: Caller, code: str) -> Response:
         with ctx.read() as s:
             doc = board.dashboard(s, ctx.rt.now(), ctx.actor, code, _lights(ctx), definition)
     except DubanError as exc:
-        return page(request, "error.html", ctx, status=status_of(exc)[0], error=exc)
+        return page(request, "error.html", ctx, status=status_of(exc)[0], **as_context(exc, lang_of(request)))
     name = quote(f"{doc['unit']['name']}进度总览.xlsx")
     return Response(
         workbook.rollup_workbook(doc, lang_of(request)),
@@ -226,7 +223,7 @@ def dashboard_page(request: Request, ctx: Caller, code: str | None = None) -> Re
         with ctx.read() as s:
             doc = board.dashboard(s, ctx.rt.now(), ctx.actor, code, _lights(ctx), definition)
     except DubanError as exc:
-        return page(request, "error.html", ctx, status=status_of(exc)[0], error=exc)
+        return page(request, "error.html", ctx, status=status_of(exc)[0], **as_context(exc, lang_of(request)))
     export = f"/ui/dashboard/{quote(code)}.xlsx" + (
         f"?{urlencode({'definition': definition})}" if definition else ""
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -54,9 +54,18 @@ def problem(status: int, title: str, detail: str, type_: str = "about:blank", **
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
-def duban_error(request: Request, exc: Exception) -> JSONResponse:
+def _page_error(request: Request, status: int, exc: DubanError | None = None) -> Response | None:
+    """Under /ui a person is reading: an HTML page in their words instead of problem+json."""
+    from duban.api.web.error_pages import html_error, is_page
+
+    return html_error(request, status, exc) if is_page(request) else None
+
+
+def duban_error(request: Request, exc: Exception) -> Response:
     """DubanError → its status, title and message; the problems of an InvalidInput as `errors`."""
     assert isinstance(exc, DubanError)
+    if (html := _page_error(request, status_of(exc)[0], exc)) is not None:
+        return html
     extra: dict[str, Any] = {}
     if isinstance(exc, InvalidInput):
         extra["errors"] = [{"where": p.where, "field": p.field, "message": p.message} for p in exc.problems]
@@ -69,9 +78,12 @@ def duban_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-def validation_error(request: Request, exc: Exception) -> JSONResponse:
+def validation_error(request: Request, exc: Exception) -> Response:
     """FastAPI's own request checks, in the same shape as InvalidInput."""
     assert isinstance(exc, RequestValidationError)
+    # A page address that does not fit (/ui/tasks/abc) is a page that does not exist.
+    if (html := _page_error(request, 404)) is not None:
+        return html
     errors = [
         {
             "where": str(e["loc"][0]) if e.get("loc") else "request",
@@ -84,9 +96,11 @@ def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "Invalid input", detail, "https://duban.dev/problems/InvalidInput", errors=errors)
 
 
-def http_error(request: Request, exc: Exception) -> JSONResponse:
+def http_error(request: Request, exc: Exception) -> Response:
     """Framework-level refusals (unknown path, wrong method) in the same shape."""
     assert isinstance(exc, StarletteHTTPException)
+    if (html := _page_error(request, exc.status_code)) is not None:
+        return html
     response = problem(exc.status_code, str(exc.detail), str(exc.detail))
     for k, v in (exc.headers or {}).items():
         response.headers[k] = v

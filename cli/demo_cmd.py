@@ -17,8 +17,10 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from duban.cli.context import Context, ctx_of, refusals
+from duban.cli.demo_story import ACCOUNTS, PEOPLE, Story
 from duban.engine.access.accounts import add_account
 from duban.engine.access.actors import OPERATOR, actor_for
+from duban.engine.followup.delivery import deliver_outbox
 from duban.engine.language.loader import load_paths
 from duban.engine.org.people import import_people
 from duban.engine.org.units import import_units
@@ -129,15 +131,13 @@ def _build(c: Context, start: datetime, past: Runtime) -> None:
         )
         import_people(session, start, OPERATOR, people_csv)
         stored = store_definitions(session, start, OPERATOR, load_paths([seed_definitions()]))
-        for name, unit, role in [
-            ("city-admin", "C01", "admin"),
-            ("district1-admin", "K01", "admin"),
-            ("street11-admin", "K01T01", "admin"),
-            ("factory-staff", "K01T01G01", "staff"),
-        ]:
+        for name, unit, role, _ in ACCOUNTS:
             if session.scalars(select(Account).where(Account.name == name)).first():
                 continue
             add_account(session, start, OPERATOR, name, unit, role, DEMO_PASSWORD)
+        people_csv = Path(tmp) / "people.csv"
+        people_csv.write_text(PEOPLE.format(start=start.date().isoformat()), encoding="utf-8")
+        import_people(session, start, OPERATOR, people_csv)
     out.print(f"tree: {n} units; definitions: {len(stored)}")
     created = 0
     with c.write() as session:
@@ -146,8 +146,10 @@ def _build(c: Context, start: datetime, past: Runtime) -> None:
             targets = {"K01": 6, "K02": 4, "K03": 5} if def_id == "non-public-union-organising" else None
             created += fanout.assign_definition(session, past, city, def_id, scope, targets=targets).created
     out.print(f"assignments: {len(ASSIGNMENTS)}, tasks created: {created}")
+    story = Story(engine, past, past.local(start).date())
     for day in range(DAYS + 1):
         past.clock.set(start + timedelta(days=day))  # type: ignore[attr-defined]
+        story.act(day)
         todays = [e for e in EVENTS if e[0] == day]
         if todays:
             with c.write() as session:
@@ -156,12 +158,14 @@ def _build(c: Context, start: datetime, past: Runtime) -> None:
                         session, past, actor_for(session, "city-admin"), name, unit, subject=subject
                     )
         run_periodic(engine, past)
+        # The in-app inbox is delivered here (the demo's units have no e-mail or robots to send to).
+        deliver_outbox(engine, past, {})
     with c.read() as session:
         report = rollup(session, rt.now(), OPERATOR, "C01")
     t = report["total"]
     out.print(
         f"C01 report: {t['tasks']} tasks, {t['done']} done, {t['overdue']} overdue, {t['escalated']} escalated"
     )
-    out.print(
-        f"sign in as city-admin / {DEMO_PASSWORD} (also district1-admin, street11-admin, factory-staff)"
-    )
+    out.print(f"sign in (password {DEMO_PASSWORD}):")
+    for name, _, _, what in ACCOUNTS:
+        out.print(f"  {name:<16} {what}")

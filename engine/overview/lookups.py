@@ -214,6 +214,11 @@ def calendar_month(calendar: WorkCalendar, today: date, month: str | None) -> di
 
 def task_completion(session: Session, actor: Actor, task_id: int) -> dict[str, Any]:
     """What a task of the actor's subtree asks for on completion (its definition version's `completion`)."""
+    return dict(task_definition(session, actor, task_id).get("completion") or {})
+
+
+def task_definition(session: Session, actor: Actor, task_id: int) -> dict[str, Any]:
+    """The definition (the version the task was made from) of a task of the actor's subtree."""
     from duban.engine.store.models import DefinitionVersion
 
     row = session.execute(
@@ -226,4 +231,88 @@ def task_completion(session: Session, actor: Actor, task_id: int) -> dict[str, A
     if row is None:
         raise NotFound(f"task {task_id} not found")
     permissions.require_task_visible(actor, row.path, task_id)
-    return dict((row.body or {}).get("completion") or {})
+    return dict(row.body or {})
+
+
+def people_of(session: Session, names: set[str]) -> dict[str, dict[str, str]]:
+    """Who the account names of a history are: their unit's name and their role."""
+    from duban.engine.store.models import Account
+
+    if not names:
+        return {}
+    rows = session.execute(
+        select(Account.name, Account.role, units.c.name.label("unit_name"))
+        .join(units, units.c.id == Account.unit_id)
+        .where(Account.name.in_(names))  # type: ignore[attr-defined]
+    ).all()
+    return {r.name: {"unit_name": r.unit_name, "role": r.role} for r in rows}
+
+
+def task_titles(session: Session, task_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The title, unit and period of tasks named by notices (the caller's own inbox)."""
+    from duban.engine.store.models import DefinitionVersion
+
+    if not task_ids:
+        return {}
+    rows = session.execute(
+        select(Task.id, Task.period, DefinitionVersion.title, units.c.name.label("unit_name"))
+        .join(DefinitionVersion, DefinitionVersion.id == Task.definition_version_id)
+        .join(units, units.c.id == Task.unit_id)
+        .where(Task.id.in_(task_ids))  # type: ignore[union-attr]
+    ).all()
+    return {r.id: {"title": r.title, "unit_name": r.unit_name, "period": r.period or None} for r in rows}
+
+
+def find_units(session: Session, actor: Actor, text: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Units of the actor's subtree whose name or code holds `text` (all of them, by path, when empty)."""
+    conds = [tree.in_subtree(actor.unit_path)] if actor.unit_path else []
+    if text:
+        needle = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conds.append(units.c.name.like(needle, escape="\\") | units.c.code.like(needle, escape="\\"))
+    rows = session.execute(
+        select(units.c.code, units.c.name, units.c.level, units.c.depth)
+        .where(*conds)
+        .order_by(units.c.path)
+        .limit(limit)
+    ).all()
+    return [{"code": r.code, "name": r.name, "level": r.level, "depth": r.depth} for r in rows]
+
+
+def same_assignments(session: Session, def_id: str, scope_code: str) -> list[dict[str, Any]]:
+    """Active assignments of a definition to exactly this scope: assigning again would repeat them."""
+    from duban.engine.store.models import Assignment, AssignmentState
+
+    rows = session.execute(
+        select(Assignment.id, Assignment.created_at, Assignment.last_period, Assignment.due_override)
+        .join(units, units.c.id == Assignment.scope_unit_id)
+        .where(
+            Assignment.def_id == def_id,
+            units.c.code == scope_code,
+            Assignment.state == AssignmentState.active,
+        )
+        .order_by(Assignment.id)
+    ).all()
+    return [
+        {"id": r.id, "created_at": r.created_at, "period": r.last_period, "due": r.due_override} for r in rows
+    ]
+
+
+def assigned_items(session: Session) -> list[dict[str, Any]]:
+    """The items that have been assigned (a list's item filter offers these, not the whole catalog)."""
+    from duban.engine.store.models import Assignment, DefinitionVersion
+
+    rows = session.execute(
+        select(Assignment.def_id, func.max(DefinitionVersion.title), func.max(DefinitionVersion.id))
+        .join(DefinitionVersion, DefinitionVersion.id == Assignment.definition_version_id)
+        .group_by(Assignment.def_id)
+        .order_by(Assignment.def_id)
+    ).all()
+    titles_en = {
+        r.id: (r.body or {}).get("title_en")
+        for r in session.execute(
+            select(DefinitionVersion.id, DefinitionVersion.body).where(
+                DefinitionVersion.id.in_([r[2] for r in rows])  # type: ignore[union-attr]
+            )
+        )
+    }
+    return [{"id": r[0], "title": r[1], "title_en": titles_en.get(r[2])} for r in rows]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
@@ -22,6 +22,7 @@ from duban.engine.store.models import (
     Attachment,
     Audit,
     DefinitionVersion,
+    Person,
     Supervision,
     Task,
     TaskState,
@@ -33,6 +34,7 @@ tasks = Task.__table__
 units = Unit.__table__
 assignments = Assignment.__table__
 versions = DefinitionVersion.__table__
+people = Person.__table__
 UNFINISHED = [TaskState.open.value, TaskState.submitted.value]
 MAX_PAGE = 500
 
@@ -48,6 +50,18 @@ class TaskFilter:
     definition: str | None = None
     limit: int = 50
     offset: int = 0
+    # The web lists' further narrowing; every one is a condition on an indexed column or the unit join.
+    states: tuple[str, ...] = ()
+    below: bool = False  # the subtree without the unit itself
+    escalated: bool | None = None
+    due_before: datetime | None = None  # unfinished tasks due before this instant
+    search: str | None = None  # part of a unit's name or code
+    ids: tuple[int, ...] | None = None  # only these tasks (a list computed elsewhere, e.g. awaiting approval)
+    sort: str = "due"  # one of SORTS
+    descending: bool = False
+
+
+SORTS = ("due", "unit", "item", "state", "updated")
 
 
 def task_json(row: Any, tz: Any) -> dict[str, Any]:
@@ -74,6 +88,7 @@ def task_json(row: Any, tz: Any) -> dict[str, Any]:
         "target": m["target"],
         "calendar_provisional": m["calendar_provisional"],
         "title": m["title"],
+        "subject_name": m.get("subject_name"),
     }
 
 
@@ -117,6 +132,22 @@ def _listing() -> Any:
     return select(*_LISTED, *_NAMES).select_from(_JOINED)
 
 
+def _listing_with_subjects() -> Any:
+    """The columns of a task list, with the name of an event task's subject (a member, a cadre)."""
+    return select(*_LISTED, tasks.c.updated_at, *_NAMES, people.c.name.label("subject_name")).select_from(
+        _JOINED.outerjoin(people, and_(tasks.c.subject != "", people.c.ext_id == tasks.c.subject))
+    )
+
+
+_ORDER = {
+    "due": (tasks.c.due_at,),
+    "unit": (units.c.path, tasks.c.due_at),
+    "item": (assignments.c.def_id, tasks.c.due_at),
+    "state": (tasks.c.state, tasks.c.due_at),
+    "updated": (tasks.c.updated_at,),
+}
+
+
 _MINE = and_(tasks.c.unit_id == bindparam("unit_id"), tasks.c.state.in_(UNFINISHED))
 # The to-do runs on every visit of a branch's home page: its two statements are built once.
 _TODO_PAGE = (
@@ -129,34 +160,66 @@ _TODO_PAGE = (
 _TODO_COUNT = select(func.count()).select_from(tasks).where(_MINE)
 
 
-def list_tasks(session: Session, now: datetime, tz: Any, actor: Actor, f: TaskFilter) -> dict[str, Any]:
-    """A page of tasks visible to the actor, most urgent first, with the total count."""
+def _check(f: TaskFilter) -> None:
     if not 1 <= f.limit <= MAX_PAGE or f.offset < 0:
         raise InvalidInput([Problem("tasks", "limit", f"limit 1..{MAX_PAGE}, offset ≥ 0")])
-    if f.state is not None and f.state not in TaskState.__members__:
-        raise InvalidInput(
-            [Problem("tasks", "state", f"{f.state!r} is not one of {', '.join(TaskState.__members__)}")]
-        )
-    conds = []
+    for state in (f.state, *f.states):
+        if state is not None and state not in TaskState.__members__:
+            raise InvalidInput(
+                [Problem("tasks", "state", f"{state!r} is not one of {', '.join(TaskState.__members__)}")]
+            )
+    if f.sort not in SORTS:
+        raise InvalidInput([Problem("tasks", "sort", f"{f.sort!r} is not one of {', '.join(SORTS)}")])
+
+
+def _scope(session: Session, actor: Actor, f: TaskFilter) -> Any:
+    """The units the list covers: one unit, its subtree, or the subtree below it."""
     if f.unit:
         unit = tree.get_unit(session, f.unit)
         permissions.require_sees(actor, unit.path, unit.code)
-        conds.append(tree.in_subtree(unit.path) if f.subtree else tasks.c.unit_id == unit.id)
-    elif actor.is_operator:
-        pass
-    elif f.subtree:
-        conds.append(tree.in_subtree(actor.unit_path))
+        root_path, root_id = unit.path, unit.id
     else:
-        conds.append(tasks.c.unit_id == actor.unit_id)
+        root_path, root_id = actor.unit_path, actor.unit_id
+    if root_id is None:  # the operator, without a unit: everything
+        return true()
+    if f.below:
+        return tree.strictly_below(root_path)
+    if f.subtree:
+        return tree.in_subtree(root_path)
+    return tasks.c.unit_id == root_id
+
+
+def _conditions(session: Session, now: datetime, actor: Actor, f: TaskFilter) -> list[Any]:
+    """The filter as SQL conditions; the unit asked for must lie in the actor's subtree."""
+    conds = [_scope(session, actor, f)]
     if f.state:
         conds.append(tasks.c.state == f.state)
+    if f.states:
+        conds.append(tasks.c.state.in_(f.states))
     if f.overdue is not None:
         late = and_(tasks.c.state.in_(UNFINISHED), tasks.c.overdue_at <= now)
         conds.append(late if f.overdue else ~late)
+    if f.escalated is not None:
+        up = and_(tasks.c.state.in_(UNFINISHED), tasks.c.escalation_level > 0)
+        conds.append(up if f.escalated else ~up)
+    if f.due_before is not None:
+        conds.append(and_(tasks.c.state.in_(UNFINISHED), tasks.c.due_at < f.due_before))
     if f.definition:
         conds.append(assignments.c.def_id == f.definition)
+    if f.search:
+        needle = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conds.append(or_(units.c.name.like(needle, escape="\\"), units.c.code.like(needle, escape="\\")))
+    if f.ids is not None:
+        conds.append(tasks.c.id.in_(f.ids or [-1]))
+    return conds
+
+
+def list_tasks(session: Session, now: datetime, tz: Any, actor: Actor, f: TaskFilter) -> dict[str, Any]:
+    """A page of tasks visible to the actor, most urgent first (or in `f.sort` order), with the total count."""
+    _check(f)
+    conds = _conditions(session, now, actor, f)
     where = and_(*conds) if conds else None
-    stmt = _listing()
+    stmt = _listing_with_subjects()
     count = select(func.count()).select_from(
         tasks.join(units, units.c.id == tasks.c.unit_id).join(
             assignments, assignments.c.id == tasks.c.assignment_id
@@ -164,13 +227,76 @@ def list_tasks(session: Session, now: datetime, tz: Any, actor: Actor, f: TaskFi
     )
     if where is not None:
         stmt, count = stmt.where(where), count.where(where)
-    rows = session.execute(stmt.order_by(tasks.c.due_at, tasks.c.id).limit(f.limit).offset(f.offset)).all()
+    keys = _ORDER[f.sort]
+    order = [k.desc() for k in keys] if f.descending else list(keys)
+    rows = session.execute(stmt.order_by(*order, tasks.c.id).limit(f.limit).offset(f.offset)).all()
     return {
         "total": session.scalar(count),
         "limit": f.limit,
         "offset": f.offset,
         "items": [task_json(r, tz) for r in rows],
     }
+
+
+def awaiting_approval(session: Session, actor: Actor) -> list[int]:
+    """The submitted tasks of the actor's subtree whose current approval step is the actor's unit.
+
+    The approver is not stored: it follows from the definition's chain, the step and the tree,
+    resolved here for the (few) submitted tasks of the subtree, one ancestor query for all.
+    """
+    if actor.unit_id is None:
+        return []
+    rows = session.execute(
+        select(
+            tasks.c.id,
+            tasks.c.approval_step,
+            tasks.c.definition_version_id,
+            units.c.path,
+            assignments.c.issuer_unit_id,
+        )
+        .select_from(_JOINED)
+        .where(tasks.c.state == TaskState.submitted.value, tree.in_subtree(actor.unit_path))
+    ).all()
+    if not rows:
+        return []
+    chains = {
+        vid: list(((body or {}).get("approval")) or [])
+        for vid, body in session.execute(
+            select(versions.c.id, versions.c.body).where(
+                versions.c.id.in_({r.definition_version_id for r in rows})
+            )
+        )
+    }
+    ancestor_ids = {a for r in rows for a in tree.ancestor_ids(r.path)}
+    level_of = dict(
+        session.execute(select(units.c.id, units.c.level).where(units.c.id.in_(ancestor_ids))).all()
+    )
+    mine = []
+    for r in rows:
+        chain = chains.get(r.definition_version_id, [])
+        above = tree.ancestor_ids(r.path)[:-1]
+        step = r.approval_step
+        while step < len(chain):
+            approver = _resolve(chain[step], above, r.issuer_unit_id, level_of)
+            if approver is not None:
+                break
+            step += 1
+        else:
+            approver = None
+        if approver == actor.unit_id:
+            mine.append(r.id)
+    return mine
+
+
+def _resolve(to: str, above: list[int], issuer_unit_id: int, level_of: dict[int, str]) -> int | None:
+    """engine/work/routing.resolve, on ancestors already read."""
+    if to == "issuer":
+        return issuer_unit_id
+    if to == "parent":
+        return above[-1] if above else None
+    if to == "grandparent":
+        return above[-2] if len(above) >= 2 else None
+    return next((u for u in above if level_of.get(u) == to), None)
 
 
 def todo(
@@ -200,6 +326,8 @@ def show_task(session: Session, tz: Any, actor: Actor, task_id: int) -> dict[str
     path = session.scalar(select(units.c.path).where(units.c.id == row.unit_id))
     permissions.require_task_visible(actor, path, task_id)
     doc = task_json(row, tz)
+    if row.subject:
+        doc["subject_name"] = session.scalar(select(people.c.name).where(people.c.ext_id == row.subject))
     doc["form"] = row.form
     doc["submitted_by"] = row.submitted_by
     doc["approval_step"] = row.approval_step
@@ -289,3 +417,24 @@ def _waiting_for(session: Session, rows: list[Any]) -> dict[int, dict[str, Any]]
         else:
             found[r.id] = {"role": "branch", "unit_code": r.unit_code, "unit_name": r.unit_name}
     return found
+
+
+def sent_back_reasons(session: Session, task_ids: list[int]) -> dict[int, str]:
+    """The reason each of these open tasks was sent back, when a send-back is its latest word."""
+    if not task_ids:
+        return {}
+    latest: dict[int, Any] = {}
+    for e in session.execute(
+        select(Audit.task_id, Audit.action, Audit.payload)
+        .where(
+            Audit.task_id.in_(task_ids),  # type: ignore[union-attr]
+            Audit.action.in_(("task.rejected", "task.submitted", "task.progressed")),  # type: ignore[attr-defined]
+        )
+        .order_by(Audit.id)  # type: ignore[arg-type]
+    ):
+        latest[e.task_id] = e
+    return {
+        task_id: str((e.payload or {}).get("reason") or "")
+        for task_id, e in latest.items()
+        if e.action == "task.rejected"
+    }

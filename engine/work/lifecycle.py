@@ -547,3 +547,21 @@ def _notify(
 
 def _count(session: Session, task_id: int, action: str) -> int:
     return session.scalar(select(func.count()).where(Audit.task_id == task_id, Audit.action == action)) or 0
+
+
+def remove_file(session: Session, rt: Runtime, actor: Actor, task_id: int, attachment_id: int) -> None:
+    """Take back a wrongly uploaded file of an open task before (re)submitting it.
+
+    Only the task's own unit, only while the task is open (a submitted or finished task keeps its
+    evidence as it was judged). The stored bytes stay: other tasks may share the same content.
+    """
+    ctx = load(session, actor, task_id)
+    permissions.can_act_on_own_task(actor, ctx.task.unit_id, ctx.unit.path, task_id)
+    if ctx.task.state != S.open:
+        raise Conflict(f"cannot remove a file of task {task_id}: it is {ctx.task.state}")
+    row = session.get(Attachment, attachment_id)
+    if row is None or row.task_id != task_id:
+        raise NotFound(f"file {attachment_id} of task {task_id} not found")
+    payload = {"file": {"sha256": row.sha256, "name": row.filename, "label": row.label}}
+    session.delete(row)
+    _save(session, rt, ctx, actor, "file_removed", payload)

@@ -3,6 +3,7 @@ unforeseen 500s without headers, a CDN-loaded docs page, pages without a CSP, ba
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import anyio
@@ -176,7 +177,14 @@ def test_progress_must_be_a_finite_number(world: World, client: TestClient, valu
     before = dump(world.db)
     r = client.post(f"/api/v1/tasks/{task_id}/submit", headers=headers, data={"progress": value})
     assert r.status_code == 422, r.text
-    page = client.post(f"/ui/tasks/{task_id}/submit", data={"progress": value}, follow_redirects=False)
+    # The page's form carries the session's CSRF token; without it the post is refused before any check.
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/ui").text)
+    assert token is not None
+    page = client.post(
+        f"/ui/tasks/{task_id}/submit",
+        data={"progress": value, "csrf": token.group(1)},
+        follow_redirects=False,
+    )
     assert page.status_code == 422, page.text[:200]
     assert dump(world.db) == before
 

@@ -6,56 +6,16 @@ in the form generated from the definition, submit, and see it done.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
-from conftest import PASSWORD, World, settings_for
+from conftest import ARGS, CHROMIUM, PASSWORD, World
 
-from duban.api.app import create_app
 from duban.engine.access.actors import actor_for
 from duban.engine.store.db import write_session
 from duban.engine.work import fanout
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# One browser run is enough: the API tests cover PostgreSQL.
 pytestmark = pytest.mark.sqlite_only
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def server(world: World, backend: str) -> Iterator[str]:
-    app = create_app(settings_for(world.tmp), engine=world.db, runtime=world.rt)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(5)
 
 
 def test_branch_signs_in_fills_the_form_and_sees_it_done(world: World, server: str) -> None:
@@ -71,17 +31,19 @@ def test_branch_signs_in_fills_the_form_and_sees_it_done(world: World, server: s
         page.fill("input[name=username]", "g01-staff")
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
-        expect(page).to_have_url(f"{server}/ui/todo")
+        expect(page).to_have_url(f"{server}/ui")
+        expect(page.locator("#card-todo .n")).to_have_text("1")
+        page.click("#card-todo")
         row = page.locator("tr.task-row").filter(has_text="工会挂牌检查")
         expect(row).to_have_count(1)
-        expect(row.locator(".badge")).to_have_text("未到期")
+        expect(row.locator(".badge")).to_have_text("剩余 10 天")
         page.screenshot(path="/tmp/duban-todo.png", full_page=True)
-        row.locator("a").click()
+        row.locator("td.title a").click()
         page.fill("input[name=f_shown_on]", "2026-03-02")
         page.fill("input[name=f_chair_name]", "王芳")
         page.click("#submit")
         expect(page.locator("#state")).to_have_text("已完成")
         page.screenshot(path="/tmp/duban-task-done.png", full_page=True)
-        page.goto(f"{server}/ui/todo?lang=en")
-        expect(page.locator("p.empty")).to_have_text("Nothing to do")
+        page.goto(f"{server}/ui/tasks?view=todo&lang=en")
+        expect(page.locator("p.empty")).to_have_text("Nothing here")
         browser.close()

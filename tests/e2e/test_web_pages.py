@@ -1,36 +1,112 @@
-"""The web pages render for a signed-in admin: assignment with preview, supervision, dashboard, English switch."""
+"""The web pages over HTTP: sign-in, the 工作台, lists, actions with confirmation and redirect, CSRF, errors."""
 
 from __future__ import annotations
 
+import re
+
 from conftest import PASSWORD
 from fastapi.testclient import TestClient
+
+from duban.api.web import PAGE_MODULES
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def sign_in_web(client: TestClient, name: str) -> str:
+    r = client.post("/login", data={"username": name, "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui"
+    return csrf_of(client.get("/ui").text)
 
 
 def test_admin_pages(client: TestClient, backend: str) -> None:
     assert client.get("/ui/todo", follow_redirects=False).status_code == 303
     r = client.post("/login", data={"username": "k01-admin", "password": "wrong"})
-    assert (r.status_code == 401 and "账号或密码错误" in r.text) or "wrong account" in r.text.lower()
+    assert r.status_code == 401 and "账号或密码错误" in r.text
     r = client.post("/login", data={"username": "k01-admin", "password": PASSWORD}, follow_redirects=False)
     assert (
         r.status_code == 303
         and "duban_session" in r.headers["set-cookie"]
         and "HttpOnly" in r.headers["set-cookie"]
     )
+    home = client.get("/ui")
+    assert home.status_code == 200 and "工作台" in home.text and home.headers["cache-control"] == "no-store"
+    csrf = csrf_of(home.text)
     assert "布置任务" in client.get("/ui/assign").text
-    r = client.post("/ui/assign", data={"definition": "matrix-check", "scope": "K01", "action": "preview"})
-    assert r.status_code == 200 and 'id="preview"' in r.text and "township: 1" in r.text
-    r = client.post("/ui/assign", data={"definition": "matrix-check", "scope": "K01", "action": "create"})
-    assert r.status_code == 200 and "已下达" in r.text
-    r = client.post("/ui/assign", data={"definition": "matrix-check", "scope": "C01", "action": "preview"})
-    assert r.status_code == 404
-    assert client.get("/ui/supervision").status_code == 200
-    r = client.get("/ui/report")
-    assert r.status_code == 200 and 'role="progressbar"' in r.text and "莞城社区工会联合会" in r.text
-    assert client.get("/ui/report/C01").status_code == 404
-    r = client.get("/ui/todo?lang=en")
-    assert ("To-do" in r.text and r.cookies.get("lang") == "en") or "lang=en" in r.headers.get(
-        "set-cookie", ""
+    form = {"definition": "matrix-check", "scope": "K01", "csrf": csrf}
+    r = client.post("/ui/assign", data=form | {"action": "preview"})
+    assert r.status_code == 200 and 'id="preview"' in r.text and "乡镇（街道）：1" in r.text
+    r = client.post("/ui/assign", data=form | {"action": "create"}, follow_redirects=False)
+    assert r.status_code == 303 and "created=" in r.headers["location"]
+    assert "已下达，创建了 1 项任务" in client.get(r.headers["location"]).text
+    # The same item to the same scope again is not created without saying so.
+    r = client.post("/ui/assign", data=form | {"action": "create"}, follow_redirects=False)
+    assert r.status_code == 200 and 'id="duplicate"' in r.text
+    r = client.post(
+        "/ui/assign", data={"definition": "matrix-check", "scope": "C01", "action": "preview", "csrf": csrf}
     )
-    assert "To-do" in client.get("/ui/todo").text
-    client.post("/logout")
-    assert client.get("/ui/todo", follow_redirects=False).status_code == 303
+    assert r.status_code == 404 and "<html" in r.text and "不在您的管辖范围内" in r.text
+    assert client.get("/ui/tasks?view=supervise").status_code == 200
+    r = client.get("/ui/report")
+    assert r.status_code == 200 and "<progress" in r.text and "莞城社区工会联合会" in r.text
+    assert client.get("/ui/report/C01").status_code == 404
+    r = client.get("/ui/tasks?view=todo&lang=en")
+    assert "To do" in r.text and r.cookies.get("lang") == "en"
+    assert "To do" in client.get("/ui/tasks?view=todo").text
+    client.post("/logout", data={"csrf": csrf})
+    assert client.get("/ui", follow_redirects=False).status_code == 303
+
+
+def test_a_post_without_the_session_token_or_from_another_site_is_refused(
+    client: TestClient, backend: str
+) -> None:
+    csrf = sign_in_web(client, "k01-admin")
+    form = {"definition": "matrix-check", "scope": "K01", "action": "create"}
+    r = client.post("/ui/assign", data=form)
+    assert r.status_code == 403 and "页面已过期" in r.text
+    r = client.post("/ui/assign", data=form | {"csrf": csrf}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+    r = client.post("/ui/assign", data=form | {"csrf": csrf}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403
+    # Nothing was created on the way.
+    assert "共 0 项" in client.get("/ui/tasks?view=all").text
+
+
+def test_errors_under_ui_are_pages_in_chinese(client: TestClient, backend: str) -> None:
+    sign_in_web(client, "g01-staff")
+    for path in ("/ui/tasks/abc", "/ui/tasks/999999", "/ui/nowhere"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), path
+        assert "页面不存在" in r.text or "未找到" in r.text
+        assert '"detail"' not in r.text
+    r = client.get("/ui/tasks/abc?lang=en")
+    assert "does not exist" in r.text
+    # The API keeps its problem+json.
+    assert client.get("/api/v1/nowhere").headers["content-type"].startswith("application/problem+json")
+
+
+def test_favicon_and_compression(client: TestClient, backend: str) -> None:
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg")
+    r = client.get("/static/duban.css", headers={"Accept-Encoding": "gzip"})
+    assert r.headers.get("content-encoding") == "gzip"
+
+
+def test_every_page_post_needs_the_token(client: TestClient, backend: str) -> None:
+    """Every POST route of the web UI checks the session's CSRF token (a route added later is covered too)."""
+    sign_in_web(client, "k01-admin")
+    posts = [
+        r.path
+        for module in PAGE_MODULES
+        for r in module.router.routes
+        if "POST" in getattr(r, "methods", ()) and r.path.startswith(("/ui", "/logout"))
+    ]
+    assert len(posts) >= 7
+    for path in posts:
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        r = client.post(url, data={"reason": "x", "confirmed": "1", "move": "urge", "ids": "1"})
+        assert r.status_code == 403, (path, r.status_code)
+    assert client.get("/ui").status_code == 200  # still signed in: the refused logout changed nothing

@@ -131,7 +131,19 @@ def test_the_demo_builds_a_city_and_replays_its_weeks(
     assert "3 overdue, 3 escalated" in result.output
     with sqlite3.connect(tmp_path / "duban-demo.db") as conn:
         assert conn.execute("SELECT count(*) FROM notification").fetchone()[0] > 0
-        assert conn.execute("SELECT count(*) FROM account").fetchone()[0] == 4
+        assert conn.execute("SELECT count(*) FROM account").fetchone()[0] == 6
+        # The story: one done and approved, one sent back then resubmitted, branches waiting, an urge, unread notices.
+        states = dict(
+            conn.execute("SELECT state, count(*) FROM task WHERE state != 'open' GROUP BY state").fetchall()
+        )
+        assert states == {"done": 1, "submitted": 3}
+        actions = dict(conn.execute("SELECT action, count(*) FROM audit GROUP BY action").fetchall())
+        assert (
+            actions["task.rejected"] == 1 and actions["task.file_removed"] == 1 and actions["task.urged"] >= 1
+        )
+        assert actions["task.progressed"] == 1
+        assert conn.execute("SELECT count(*) FROM inbox_item WHERE read_at IS NULL").fetchone()[0] >= 2
+    assert "factory-staff" in result.output and "（基层）经办人" in result.output
     # Running it again reuses the database: nothing is created twice.
     again = runner.invoke(app, ["--now", "2026-04-15T10:00+08:00", "demo", "--no-serve"])
     assert again.exit_code == 0, again.output

@@ -1,0 +1,93 @@
+"""布置任务: pick an item and a scope from the tree, preview in words, assign once (or again, knowingly)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from duban.api.deps import Ctx
+from duban.api.errors import status_of
+from duban.api.i18n import lang_of
+from duban.api.web.common import Caller, page, posted, redirect, to_login
+from duban.api.web.refusals import as_context
+from duban.engine.errors import DubanError, InvalidInput, Problem
+from duban.engine.overview import lookups
+from duban.engine.work import fanout
+
+router = APIRouter()
+
+
+def _page(request: Request, ctx: Ctx, chosen: dict[str, str], status: int = 200, **values: Any) -> Response:
+    with ctx.read() as s:
+        definitions = lookups.list_definitions(s)
+        units = lookups.find_units(s, ctx.actor, chosen.get("find", ""), 200)
+        scope_name = next((u["name"] for u in units if u["code"] == chosen.get("scope")), None)
+        if scope_name is None and chosen.get("scope"):
+            found = lookups.find_units(s, ctx.actor, chosen["scope"], 1)
+            scope_name = found[0]["name"] if found and found[0]["code"] == chosen["scope"] else None
+    return page(
+        request,
+        "assign.html",
+        ctx,
+        status=status,
+        definitions=definitions,
+        units=units,
+        chosen=chosen,
+        scope_name=scope_name,
+        **values,
+    )
+
+
+@router.get("/ui/assign", response_model=None)
+def assign_page(request: Request, ctx: Caller) -> Response:
+    """The form; `?find=` narrows the scope list (the search works without JavaScript)."""
+    if ctx is None:
+        return to_login()
+    q = request.query_params
+    chosen = {
+        "definition": q.get("definition", ""),
+        "scope": q.get("scope", ctx.actor.unit_code),
+        "due": q.get("due", ""),
+        "find": q.get("find", "").strip()[:64],
+    }
+    created = None
+    if q.get("created"):
+        created = {"n": q.get("n", "0"), "assignment": q.get("created")}
+    return _page(request, ctx, chosen, created=created)
+
+
+@router.post("/ui/assign", response_model=None)
+async def assign(request: Request, ctx: Caller) -> Response:
+    if ctx is None:
+        return to_login()
+    lang = lang_of(request)
+    chosen: dict[str, str] = {}
+    preview = duplicates = None
+    try:
+        form = await posted(request, ctx)
+        chosen = {
+            k: str(form.get(k, "")).strip()[:64] for k in ("definition", "scope", "due", "action", "find")
+        }
+        try:
+            due = date.fromisoformat(chosen["due"]) if chosen["due"] else None
+        except ValueError:
+            raise InvalidInput([Problem("assign", "due", "is not a date")]) from None
+        with ctx.read() as s:
+            preview = fanout.preview_assignment(
+                s, ctx.rt, ctx.actor, chosen["definition"], chosen["scope"], due
+            )
+            duplicates = lookups.same_assignments(s, chosen["definition"], chosen["scope"])
+        if chosen["action"] == "create" and (not duplicates or form.get("again") == "1"):
+            with ctx.write() as s:
+                result = fanout.assign_definition(
+                    s, ctx.rt, ctx.actor, chosen["definition"], chosen["scope"], due=due
+                )
+            return redirect(f"/ui/assign?created={result.assignment_id}&n={result.created}")
+    except DubanError as exc:
+        return _page(
+            request, ctx, chosen, status=status_of(exc)[0], preview=preview, **as_context(exc, lang, {})
+        )
+    return _page(request, ctx, chosen, preview=preview, duplicates=duplicates, **as_context(None, lang))
