@@ -124,12 +124,6 @@ def _build(c: Context, start: datetime, past: Runtime) -> None:
         tree_csv = Path(tmp) / "tree.csv"
         n = demo_tree(tree_csv)
         import_units(session, start, OPERATOR, tree_csv)
-        people_csv = Path(tmp) / "people.csv"
-        people_csv.write_text(
-            f"id,name,unit_code,kind,appointed_on\ncadre-001,王建国,K01T01G01,cadre,{start.date()}\n",
-            encoding="utf-8",
-        )
-        import_people(session, start, OPERATOR, people_csv)
         stored = store_definitions(session, start, OPERATOR, load_paths([seed_definitions()]))
         for name, unit, role, _ in ACCOUNTS:
             if session.scalars(select(Account).where(Account.name == name)).first():

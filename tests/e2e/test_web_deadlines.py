@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from conftest import PASSWORD, World, sign_in
@@ -13,6 +14,13 @@ from duban.engine.store.db import write_session
 from duban.engine.work.catalog import store_definitions
 
 HEAD = "title: 测试\ntitle_en: Test\nsource: test\napplies_to: {levels: [grassroots]}\n"
+
+
+def csrf_of(client: TestClient) -> str:
+    """The session's form token, as every page's form carries it."""
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/ui").text)
+    assert found is not None
+    return found.group(1)
 
 
 def add(world: World, replay: Any) -> None:
@@ -51,11 +59,15 @@ def test_the_preview_says_what_moved_and_what_passed(
     assert r.json()["late_assignment"]["rule"] == "grace"
 
     client.post("/login", data={"username": "k01-admin", "password": PASSWORD})
-    page = client.post("/ui/assign", data={"definition": "womens-day", "scope": "K01", "action": "preview"})
+    page = client.post(
+        "/ui/assign",
+        data={"definition": "womens-day", "scope": "K01", "action": "preview", "csrf": csrf_of(client)},
+    )
     assert page.status_code == 200 and 'id="late"' in page.text and "已过" in page.text
     replay.at("2026-01-05T09:00")
     client.post("/login", data={"username": "k01-admin", "password": PASSWORD})
     page = client.post(
-        "/ui/assign", data={"definition": "double-display", "scope": "K01", "action": "preview"}
+        "/ui/assign",
+        data={"definition": "double-display", "scope": "K01", "action": "preview", "csrf": csrf_of(client)},
     )
-    assert 'id="moved"' in page.text and "顺延" in page.text and "2026-04-05" in page.text
+    assert 'id="moved"' in page.text and "顺延" in page.text and "2026年4月5日" in page.text
