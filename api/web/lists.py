@@ -118,6 +118,9 @@ def task_list(request: Request, ctx: Caller) -> Response:
     except DubanError as exc:
         return page(request, "error.html", ctx, status=status_of(exc)[0], **as_context(exc, lang))
     items = [t | {"badge": badge(ctx, t), "sent_back": reasons.get(t["id"])} for t in doc["items"]]
+    if lang == "en":
+        english = {d["id"]: d["title_en"] for d in definitions if d.get("title_en")}
+        items = [t | {"title": english.get(t["definition_id"], t["title"])} for t in items]
     pages = max(1, -(-doc["total"] // PAGE))
     page_no = f.offset // PAGE + 1
     return page(

@@ -1,4 +1,4 @@
-"""The roll-up report by child unit and by item (the full 进度总览 lives at /ui/dashboard)."""
+"""进度总览 (/ui/dashboard, the header's link) and /ui/report: the roll-up by child unit, each count a list."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from duban.engine.overview import reports
 router = APIRouter()
 
 
+@router.get("/ui/dashboard", response_model=None)
 @router.get("/ui/report", response_model=None)
 @router.get("/ui/report/{code}", response_model=None)
 def report(request: Request, ctx: Caller, code: str | None = None) -> Response:

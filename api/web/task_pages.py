@@ -122,11 +122,18 @@ def render_task(
             f"f_{k}": ("on" if v is True else "" if v is False else str(v))
             for k, v in values["task"]["form"].items()
         }
+    # The follow-up moves stay folded unless the task is late or one of them was just refused.
+    supervise_open = values["task"]["badge"] == "overdue" or any(
+        k.startswith(("urge_", "extend_", "waive_")) for k in typed
+    )
+    if lang == "en" and values["definition"].get("title_en"):
+        values["task"]["title"] = values["definition"]["title_en"]
     return page(
         request,
         "task.html",
         ctx,
         status=status,
+        supervise_open=supervise_open,
         typed=typed,
         **values,
         **as_context(error, lang, labels),
