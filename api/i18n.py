@@ -54,6 +54,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "apply": ("查询", "Apply"),
     "reset": ("清除条件", "Clear"),
     "pick": ("选择", "Select"),
+    "select_all": ("全选", "Select all"),
     "pages": ("分页", "Pages"),
     "first": ("首页", "First"),
     "prev": ("上一页", "Previous"),
