@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import anyio.to_thread
+from fastapi import Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -120,7 +121,14 @@ class BodyLimit:
             await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = errors.problem(413, "Refused", f"the request is larger than {self.max_bytes} bytes")
+        response: Response
+        if scope["path"].startswith(("/ui/", "/login")):
+            # A person sent it (a phone's photos, typically): a page in their words.
+            from duban.api.web.error_pages import html_error
+
+            response = await anyio.to_thread.run_sync(html_error, Request(scope), 413)
+        else:
+            response = errors.problem(413, "Refused", f"the request is larger than {self.max_bytes} bytes")
         # The client may still be sending: say the connection ends rather than read the rest.
         response.headers["Connection"] = "close"
         await response(scope, receive, send)

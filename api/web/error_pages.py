@@ -15,7 +15,10 @@ _HEADLINES = {
     404: ("页面不存在，或不在您的管辖范围内", "This page does not exist, or is outside your units"),
     403: ("您无权进行此操作", "You may not do this"),
     405: ("此页面不能这样打开", "This page cannot be opened this way"),
-    413: ("上传的内容太大", "What was sent is too large"),
+    413: (
+        "上传的内容太大：请减少一次上传的文件，或压缩照片后再试",
+        "What was sent is too large: send fewer files at once, or smaller photos",
+    ),
     500: ("系统出了点问题，请稍后再试", "Something went wrong; try again later"),
 }
 

@@ -110,3 +110,12 @@ def test_every_page_post_needs_the_token(client: TestClient, backend: str) -> No
         r = client.post(url, data={"reason": "x", "confirmed": "1", "move": "urge", "ids": "1"})
         assert r.status_code == 403, (path, r.status_code)
     assert client.get("/ui").status_code == 200  # still signed in: the refused logout changed nothing
+
+
+def test_a_body_over_the_cap_answers_a_page(client: TestClient, backend: str) -> None:
+    csrf = sign_in_web(client, "g01-staff")
+    r = client.post(
+        "/ui/tasks/1/submit", data={"csrf": csrf}, files={"file_0": ("big.png", b"\0" * (7 << 20))}
+    )
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
+    assert "上传的内容太大" in r.text
