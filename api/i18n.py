@@ -18,6 +18,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "home": ("工作台", "Workbench"),
     "home_hint": ("点击数字查看对应任务清单。", "Click a number to see its list."),
+    "most_urgent": ("本单位最紧急的待办", "My unit's most urgent work"),
     "card_todo": ("待办任务", "To do"),
     "card_approve": ("待我审核", "Awaiting my approval"),
     "card_late_below": ("下级逾期", "Overdue below me"),

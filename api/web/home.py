@@ -7,9 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy import exists, select
 
 from duban.api.deps import Ctx
-from duban.api.web.common import Caller, page, to_login, unread_count
+from duban.api.web.common import Caller, badge, page, to_login, unread_count
+from duban.engine.org import tree
 from duban.engine.overview import tasks
 
 router = APIRouter()
@@ -34,6 +36,9 @@ def counts(ctx: Ctx) -> list[dict[str, Any]]:
         waiting = len(tasks.awaiting_approval(s, actor))
         late = total(tasks.TaskFilter(below=True, overdue=True, limit=1))
         week = total(tasks.TaskFilter(subtree=True, overdue=False, due_before=week_end(ctx), limit=1))
+        below = actor.unit_id is None or s.scalar(
+            select(exists().where(tree.strictly_below(actor.unit_path)))
+        )
     cards = [
         {"key": "todo", "n": mine, "href": "/ui/tasks?view=todo"},
         {"key": "approve", "n": waiting, "href": "/ui/tasks?view=approve"},
@@ -41,11 +46,25 @@ def counts(ctx: Ctx) -> list[dict[str, Any]]:
         {"key": "due_week", "n": week, "href": "/ui/tasks?view=week"},
         {"key": "unread", "n": unread_count(ctx), "href": "/ui/inbox"},
     ]
-    return cards
+    # Per role: a unit with nothing below it neither approves nor supervises; only admins approve.
+    hidden = set() if below else {"approve", "late_below"}
+    if actor.role not in ("admin", "operator"):
+        hidden.add("approve")
+    return [c for c in cards if c["key"] not in hidden or c["n"]]
 
 
 @router.get("/ui", response_model=None)
 def workbench(request: Request, ctx: Caller) -> Response:
     if ctx is None:
         return to_login()
-    return page(request, "home.html", ctx, cards=counts(ctx))
+    # The few most urgent of the unit's own tasks, so a branch on a phone starts its work from here.
+    with ctx.read() as s:
+        urgent = (
+            tasks.list_tasks(
+                s, ctx.rt.now(), ctx.rt.tz, ctx.actor, tasks.TaskFilter(states=("open",), limit=5)
+            )["items"]
+            if ctx.actor.unit_id
+            else []
+        )
+    urgent = [t | {"badge": badge(ctx, t)} for t in urgent]
+    return page(request, "home.html", ctx, cards=counts(ctx), urgent=urgent)

@@ -77,7 +77,10 @@ def test_submit_send_back_resubmit_approve_urge(world: World, client: TestClient
     g01, g02 = task_of(world, "G01"), task_of(world, "G02")
 
     csrf = as_user(client, "g01-staff")
-    assert card(client.get("/ui").text, "todo") == 1
+    home = client.get("/ui").text
+    # A branch's 工作台: its own work, not the approver's or supervisor's cards.
+    assert card(home, "todo") == 1 and 'id="card-approve"' not in home and 'id="card-late_below"' not in home
+    assert 'id="urgent"' in home and "职工之家建设" in home
     page = client.get(f"/ui/tasks/{g01}").text
     assert (
         "上传职工之家照片和活动台账" in page and "《2026年工作要点》第三条" in page and "剩余 10 天" in page
