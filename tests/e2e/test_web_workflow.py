@@ -78,8 +78,8 @@ def test_submit_send_back_resubmit_approve_urge(world: World, client: TestClient
 
     csrf = as_user(client, "g01-staff")
     home = client.get("/ui").text
-    # A branch's 工作台: its own work, not the approver's or supervisor's cards.
-    assert card(home, "todo") == 1 and 'id="card-approve"' not in home and 'id="card-late_below"' not in home
+    # A branch's staff: its own work first; only admins approve (G01 has a sub-union below it to follow).
+    assert card(home, "todo") == 1 and 'id="card-approve"' not in home and card(home, "late_below") == 0
     assert 'id="urgent"' in home and "职工之家建设" in home
     page = client.get(f"/ui/tasks/{g01}").text
     assert (
