@@ -88,7 +88,6 @@ def task_json(row: Any, tz: Any) -> dict[str, Any]:
         "target": m["target"],
         "calendar_provisional": m["calendar_provisional"],
         "title": m["title"],
-        "subject_name": m.get("subject_name"),
     }
 
 
@@ -234,7 +233,7 @@ def list_tasks(session: Session, now: datetime, tz: Any, actor: Actor, f: TaskFi
         "total": session.scalar(count),
         "limit": f.limit,
         "offset": f.offset,
-        "items": [task_json(r, tz) for r in rows],
+        "items": [task_json(r, tz) | {"subject_name": r.subject_name} for r in rows],
     }
 
 
