@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, World
-from test_web_browser import ARGS, CHROMIUM, server  # noqa: F401  (the fixture)
+from conftest import ARGS, CHROMIUM, PASSWORD, World
 from test_web_dashboard import history
 
 pytestmark = pytest.mark.sqlite_only
 SHOTS = Path(os.environ.get("DUBAN_SCREENSHOTS", tempfile.gettempdir()))
 
 
-def test_the_dashboard_on_a_desktop_and_on_a_phone(world: World, server: str) -> None:  # noqa: F811
+def test_the_dashboard_on_a_desktop_and_on_a_phone(world: World, server: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     history(world)
