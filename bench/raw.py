@@ -37,6 +37,10 @@ class Raw:
     def sql(self, text: str) -> str:
         return text.replace("?", "%s") if self.kind == "postgresql" else text
 
+    def _params(self, params: Any) -> Any:
+        # psycopg reads % as a placeholder whenever parameters are given, even none: `id % 2` needs None.
+        return params if params or self.kind == "sqlite" else None
+
     def time(self, instant: datetime) -> Any:
         """An instant as the column stores it (SQLAlchemy's SQLite format: naive UTC text)."""
         if self.kind == "sqlite":
@@ -53,7 +57,7 @@ class Raw:
     def rows(self, text: str, params: Any = ()) -> list[Any]:
         cur = self.conn.cursor()
         try:
-            cur.execute(self.sql(text), params)
+            cur.execute(self.sql(text), self._params(params))
             return cur.fetchall()
         finally:
             cur.close()
@@ -61,7 +65,7 @@ class Raw:
     def run(self, text: str, params: Any = ()) -> None:
         cur = self.conn.cursor()
         try:
-            cur.execute(self.sql(text), params)
+            cur.execute(self.sql(text), self._params(params))
         finally:
             cur.close()
 
