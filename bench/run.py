@@ -18,6 +18,7 @@ from duban.bench import (
     delivery,
     fanout,
     fanout_memory,
+    fanout_rules,
     figures,
     http,
     prefect_flow,
@@ -49,6 +50,7 @@ ORDER = tuple(
     _of(m)
     for m in (
         fanout,
+        fanout_rules,
         fanout_memory,
         sweep_idle,
         sweep_due,

@@ -56,6 +56,21 @@ FANOUT_DEF = {
     "reminders": ["P30D", "P7D"],
     "escalation": [{"after": "P0D", "to": "parent"}, {"after": "P30D", "to": "grandparent"}],
 }
+# The same fan-out through every applies_to rule: any-of and none-of tags, a numeric attr
+# comparison on the JSON attrs, and an ancestor's level through the materialized path.
+FANOUT_RULES_DEF = {
+    **FANOUT_DEF,
+    "id": "bench-fanout-rules",
+    "title": "基准：按规则分发",
+    "title_en": "Bench: fan-out through applies_to rules",
+    "applies_to": {
+        "levels": ["grassroots"],
+        "tags_any": ["enterprise", "institution"],
+        "tags_none": ["non_public"],
+        "where": {"members": {">=": 100}},
+        "under": {"levels": ["county"]},
+    },
+}
 # Due sooner than FANOUT_DEF, so on its first reminder's day only its tasks are due.
 SWEEP_DEF = {
     "id": "bench-sweep",
@@ -294,6 +309,7 @@ def fill_world(world: World, doc: dict[str, Any]) -> None:
         world.raw.run("ANALYZE")
     _store_definition(world.engine, FANOUT_DEF)
     _store_definition(world.engine, SWEEP_DEF)
+    _store_definition(world.engine, FANOUT_RULES_DEF)
     step("baseline database (same schema, same tree)")
     _snapshot_baseline(world)
 

@@ -230,6 +230,7 @@ def preview(
     doc = timeline.to_json()
     if period is not None:
         doc["period"] = period.label
+    doc["defaults"] = list(defn.defaults)
     if json:
         emit_json(doc)
         return
@@ -245,6 +246,10 @@ def preview(
         out.print(f"  reminder     {r}")
     for e in doc["escalations"]:
         out.print(f"  escalation   {e['at']} → {e['to']} (level {e['level']})")
+    if defn.defaults:
+        out.print(
+            f"  建议 default  {', '.join(defn.defaults)} (the office's suggestion, not the plan's words)"
+        )
     if doc.get("calendar_provisional"):
         out.print("  [yellow]provisional: the calendar does not know a year this timeline reaches[/]")
 

@@ -13,6 +13,7 @@ from duban.cli.context import ctx_of, emit_json, err, fail, refusals
 # Named here, not imported: the bench (and the API and Prefect it drives) loads only when it runs.
 ALL = (
     "fanout",
+    "fanout_rules",
     "fanout_memory",
     "sweep_idle",
     "sweep_due",

@@ -18,6 +18,7 @@ PREVIEW = {
     "version": 1,
     "scope": "K01",
     "units": {"grassroots": 2},
+    "defaults": ["due"],
     "tasks": 2,
     "period": "2026",
     "timeline": {

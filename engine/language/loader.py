@@ -348,21 +348,13 @@ def _problems_of(exc: ValidationError, data: dict[str, Any]) -> list[_Located]:
         ):
             union_errors.setdefault(str(loc[0]), []).append(error)
             continue
-        if len(loc) >= 4 and loc[:2] == ("applies_to", "where"):
-            # A where value is tried as text, integer, number and boolean; say so once.
-            located = _Located(
-                loc[:3], f"expected text, a number or true/false, got {_show(error.get('input'))}"
-            )
-            if all(p.loc != located.loc for p in found):
-                found.append(located)
-            continue
         if not loc:
             found.append(_whole_rule(_message(error)))
             continue
         if error["type"] == "extra_forbidden":
             found.append(_Located(loc, _unknown_field(loc[:-1], str(loc[-1]))))
         else:
-            found.append(_Located(loc, _message(error)))
+            found.append(_field_rule(loc, _message(error)))
     for field, errors in union_errors.items():
         found.extend(_union_problems(field, data.get(field), errors))
     return found
@@ -386,6 +378,36 @@ def _whole_rule(message: str) -> _Located:
             dotted = path.format(**groups)
             return _Located(tuple(dotted.split(".")), groups["rest"])
     return _Located((), message)
+
+
+def _field_rule(loc: Loc, message: str) -> _Located:
+    # A nested model's whole-model rule names its field first ("tags_none: ..."): point there.
+    model = _model_at(loc)
+    head, sep, rest = message.partition(": ")
+    if model is not None and sep and head in model.model_fields:
+        return _Located((*loc, head), rest)
+    return _Located(loc, message)
+
+
+def _missing_defaults(data: dict[str, Any]) -> list[_Located]:
+    """`defaults:` may name only fields the file itself writes: a default is a value shown to the office."""
+    named = data.get("defaults")
+    if not isinstance(named, list):
+        return []
+    found = []
+    for index, dotted in enumerate(named):
+        if not isinstance(dotted, str):
+            continue
+        current: Any = data
+        for part in dotted.split("."):
+            if isinstance(current, dict) and part in current:
+                current = current[part]
+            elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+                current = current[int(part)]
+            else:
+                found.append(_Located(("defaults", index), f"{dotted!r} is not written in this file"))
+                break
+    return found
 
 
 def _line_of(lines: dict[Loc, int], loc: Loc) -> int:
@@ -445,6 +467,8 @@ def _parse(text: str, name: str) -> tuple[LoadedDefinition | None, list[Problem]
         definition = Definition.model_validate(data)
     except ValidationError as exc:
         located += [p for p in _problems_of(exc, data) if p.loc not in {e.loc for e in located}]
+    if definition is not None:
+        located += _missing_defaults(data)
     if definition is None or located:
         problems = [problem(_line_of(builder.lines, p.loc), _dotted(p.loc), p.message) for p in located]
         problems.sort(key=lambda p: int(p.where.rsplit(":", 1)[1]))

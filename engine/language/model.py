@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from duban.engine.language.durations import Duration, parse_duration
 from duban.engine.language.measures import Measure, MeasureId, check_measures
@@ -73,24 +73,98 @@ def _check_target(value: str) -> str:
 # --- applies_to ------------------------------------------------------------------
 
 
+def _check_tags(tags: list[str]) -> list[str]:
+    for tag in tags:
+        if not re.fullmatch(r"[a-z0-9_]+", tag):
+            raise ValueError(f"tag {tag!r} must be lower-case letters, digits or _")
+    return tags
+
+
+Scalar = str | int | float | bool
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in")
+ORDERING = ("<", "<=", ">", ">=")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_where(value: Any) -> Any:
+    """A plain value means equality; a mapping holds comparisons that must all hold."""
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    if not isinstance(value, dict) or not value:
+        got = "a list" if isinstance(value, list) else "an empty mapping" if value == {} else repr(value)
+        raise ValueError(
+            f'expected text, a number, true/false or comparisons such as {{">=": 100}}; got {got}'
+        )
+    for op, operand in value.items():
+        if op not in OPERATORS:
+            raise ValueError(f"unknown comparison {op!r}; one of {', '.join(OPERATORS)}")
+        if op == "in":
+            if not isinstance(operand, list) or not operand:
+                raise ValueError("in: expects a non-empty list such as [state_owned, collective]")
+            if not all(isinstance(v, (str, int, float, bool)) for v in operand):
+                raise ValueError("in: the list may hold only text, numbers and true/false")
+        elif op in ORDERING:
+            if not _is_number(operand):
+                raise ValueError(f"{op!r} compares numbers; got {operand!r}")
+        elif not isinstance(operand, (str, int, float, bool)):
+            raise ValueError(f"{op!r} expects text, a number or true/false")
+    return value
+
+
+WhereValue = Annotated[Any, AfterValidator(_check_where)]
+
+
+class Ancestor(Strict):
+    """`under:` — some unit above the candidate, inside the scope, matches all of these."""
+
+    levels: list[Level] = Field(default_factory=list, description="any of these levels")
+    tags: list[str] = Field(default_factory=list, description="all of these tags")
+    tags_any: list[str] = Field(default_factory=list, description="at least one of these tags")
+    tags_none: list[str] = Field(default_factory=list, description="none of these tags")
+
+    _tags = field_validator("tags", "tags_any", "tags_none")(_check_tags)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Ancestor:
+        if not (self.levels or self.tags or self.tags_any or self.tags_none):
+            raise ValueError("names no level or tag; say which units above count")
+        return self
+
+
 class AppliesTo(Strict):
-    """Which units inside an assignment's scope get tasks."""
+    """Which units inside an assignment's scope get tasks; every rule given must hold."""
 
     levels: list[Level] = Field(
         default_factory=list, description="any of these levels; empty means every level"
     )
     tags: list[str] = Field(default_factory=list, description="all of these tags")
-    where: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="attrs equal to these values"
+    tags_any: list[str] = Field(default_factory=list, description="at least one of these tags")
+    tags_none: list[str] = Field(default_factory=list, description="none of these tags")
+    where: dict[str, WhereValue] = Field(
+        default_factory=dict, description="attrs equal to a value, or passing comparisons"
     )
+    under: Ancestor | None = Field(default=None, description="an ancestor inside the scope matches")
 
-    @field_validator("tags")
+    _tags = field_validator("tags", "tags_any", "tags_none")(_check_tags)
+
+    @field_validator("where")
     @classmethod
-    def _tags_plain(cls, tags: list[str]) -> list[str]:
-        for tag in tags:
-            if not re.fullmatch(r"[a-z0-9_]+", tag):
-                raise ValueError(f"tag {tag!r} must be lower-case letters, digits or _")
-        return tags
+    def _attr_names(cls, where: dict[str, Any]) -> dict[str, Any]:
+        for name in where:
+            # The name goes into a JSON path ($."name") on SQLite; quotes would end it.
+            if not name or any(c in name for c in '"\\') or not name.isprintable():
+                raise ValueError(f"attribute name {name!r} may not be empty or hold quotes or backslashes")
+        return where
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppliesTo:
+        both = (set(self.tags) | set(self.tags_any)) & set(self.tags_none)
+        if both:
+            raise ValueError(f"tags_none: {', '.join(sorted(both))} is also required, so no unit could match")
+        return self
 
 
 # --- triggers --------------------------------------------------------------------
@@ -500,8 +574,10 @@ class Definition(Strict):
 
     id: str
     title: str = Field(min_length=1)
-    title_en: str = Field(min_length=1)
-    source: str = Field(min_length=1, description="the clause of the plan this item comes from")
+    title_en: str | None = Field(default=None, min_length=1, description="the title falls back to it")
+    source: str | None = Field(
+        default=None, min_length=1, description="the clause of the plan this item comes from"
+    )
     description: str | None = None
     applies_to: AppliesTo = Field(default_factory=AppliesTo)
     trigger: Annotated[Trigger, Field(union_mode="left_to_right")]
@@ -516,6 +592,10 @@ class Definition(Strict):
     late_assignment: LateAssignment | None = None
     measures: dict[MeasureId, Measure] = Field(
         default_factory=dict, description="台账 figures: sums, counts and rates of the submitted forms"
+    )
+    defaults: list[str] = Field(
+        default_factory=list,
+        description="dotted fields whose values are the office's suggested default, not the plan's words",
     )
 
     @field_validator("id")
@@ -559,6 +639,24 @@ class Definition(Strict):
     def _approval(cls, values: list[str]) -> list[str]:
         for value in values:
             _check_target(value)
+        return values
+
+    @model_validator(mode="before")
+    @classmethod
+    def _english_title(cls, data: Any) -> Any:
+        # An office writing its own item in Chinese need not invent an English title.
+        if isinstance(data, dict) and data.get("title_en") is None and isinstance(data.get("title"), str):
+            return {**data, "title_en": data["title"]}
+        return data
+
+    @field_validator("defaults")
+    @classmethod
+    def _defaults_plain(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*", value):
+                raise ValueError(f"{value!r} must be a dotted field name such as due or completion.target")
+        if len(set(values)) != len(values):
+            raise ValueError("the same field is listed twice")
         return values
 
     @model_validator(mode="after")

@@ -103,6 +103,7 @@ def definition_summary(row: Any) -> dict[str, Any]:
         "title": row.title,
         "title_en": body.get("title_en"),
         "source": body.get("source"),
+        "defaults": body.get("defaults", []),
         "loaded_at": row.loaded_at.isoformat() if row.loaded_at else None,
     }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from sqlalchemy import (
@@ -26,16 +26,22 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Problem
 from duban.engine.language.model import (
+    LEVEL_ORDER,
+    Ancestor,
     AssignedTrigger,
     Definition,
     DueSetAtAssignment,
@@ -112,22 +118,124 @@ def late_rule(text: str | None) -> LateAssignment | None:
         ) from None
 
 
+class _Attr(ColumnElement[Any]):
+    """One key of a unit's attrs as a typed SQL value, NULL when absent or of another JSON type.
+
+    Checking the JSON type first keeps a unit whose `members` is text from failing the
+    whole statement on PostgreSQL (a cast of 'many' to float raises there).
+    """
+
+    inherit_cache = True
+    _traverse_internals: ClassVar[Any] = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("key", InternalTraversal.dp_clauseelement),
+        ("kind", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: Any, key: str, kind: str) -> None:
+        self.column = column
+        self.key = literal(key, String)
+        self.kind = kind
+        self.type = {"number": Float(), "text": String(), "boolean": Boolean()}[kind]
+
+
+_SQLITE_TYPES = {"number": "('integer', 'real')", "text": "('text')", "boolean": "('true', 'false')"}
+_PG_TYPES = {"number": ("number", "::float8"), "text": ("string", ""), "boolean": ("boolean", "::boolean")}
+
+
+@compiles(_Attr, "sqlite")
+def _attr_sqlite(element: _Attr, compiler: Any, **kw: Any) -> str:
+    col, key = compiler.process(element.column, **kw), compiler.process(element.key, **kw)
+    path = f"('$.\"' || {key} || '\"')"
+    kinds = _SQLITE_TYPES[element.kind]
+    return f"CASE WHEN json_type({col}, {path}) IN {kinds} THEN json_extract({col}, {path}) END"
+
+
+@compiles(_Attr, "postgresql")
+def _attr_postgresql(element: _Attr, compiler: Any, **kw: Any) -> str:
+    col, key = compiler.process(element.column, **kw), compiler.process(element.key, **kw)
+    json_type, cast = _PG_TYPES[element.kind]
+    return (
+        f"CASE WHEN json_typeof({col} -> CAST({key} AS TEXT)) = '{json_type}' "
+        f"THEN ({col} ->> CAST({key} AS TEXT)){cast} END"
+    )
+
+
+def _kind(value: Any) -> str:
+    return "boolean" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "text"
+
+
+def _attr_condition(key: str, rule: Any) -> Any:
+    """One `where` entry: a plain value is equality; a mapping's comparisons must all hold.
+
+    A comparison never matches a unit that lacks the attribute or holds another type.
+    """
+    comparisons = rule if isinstance(rule, dict) else {"=": rule}
+    conds = []
+    for op, operand in comparisons.items():
+        if op == "in":
+            # A list may mix text and numbers: each kind is compared as that kind.
+            by_kind: dict[str, list[Any]] = {}
+            for v in operand:
+                by_kind.setdefault(_kind(v), []).append(v)
+            conds.append(or_(*[_Attr(units.c.attrs, key, k).in_(vs) for k, vs in by_kind.items()]))
+        else:
+            conds.append(_OPS[op](_Attr(units.c.attrs, key, _kind(operand)), operand))
+    return and_(*conds)
+
+
+_OPS = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _has_tag(column: Any, tag: str) -> Any:
+    # `_` is a LIKE wildcard and tags may hold it (non_public).
+    return column.like(f"%;{tag.replace('_', '/_')};%", escape="/")
+
+
+def _tag_conditions(column: Any, tags: list[str], tags_any: list[str], tags_none: list[str]) -> list[Any]:
+    conds = [_has_tag(column, t) for t in tags]
+    if tags_any:
+        conds.append(or_(*[_has_tag(column, t) for t in tags_any]))
+    conds += [~_has_tag(column, t) for t in tags_none]
+    return conds
+
+
+def _under(rule: Ancestor, scope_path: str) -> Any:
+    """Some proper ancestor of the unit, inside the scope, matches `rule`.
+
+    The ancestors' paths are the unit's own path cut at each segment; a child always sits
+    at a lower level than its parent, so there are at most as many as there are levels and
+    each is one probe of the unique path index.
+    """
+    anc = units.alias("ancestor")
+    cuts = range(len(scope_path), tree.SEGMENT * len(LEVEL_ORDER), tree.SEGMENT)
+    conds = [
+        anc.c.path.in_([func.substr(units.c.path, 1, n) for n in cuts]),
+        anc.c.depth < units.c.depth,
+    ]
+    if rule.levels:
+        conds.append(anc.c.level.in_([lv.value for lv in rule.levels]))
+    conds += _tag_conditions(anc.c.tags, rule.tags, rule.tags_any, rule.tags_none)
+    return exists().where(*conds)
+
+
 def matching_units(defn: Definition, scope_path: str) -> Any:
     """SQL condition: units of the scope's subtree that the definition applies to."""
     conds = [tree.in_subtree(scope_path)]
     rule = defn.applies_to
     if rule.levels:
         conds.append(units.c.level.in_([lv.value for lv in rule.levels]))
-    for tag in rule.tags:
-        conds.append(units.c.tags.like(f"%;{tag};%"))
-    for key, value in rule.where.items():
-        element = units.c.attrs[key]
-        if isinstance(value, bool):
-            conds.append(element.as_boolean() == value)
-        elif isinstance(value, (int, float)):
-            conds.append(element.as_float() == float(value))
-        else:
-            conds.append(element.as_string() == value)
+    conds += _tag_conditions(units.c.tags, rule.tags, rule.tags_any, rule.tags_none)
+    conds += [_attr_condition(key, value) for key, value in rule.where.items()]
+    if rule.under is not None:
+        conds.append(_under(rule.under, scope_path))
     return and_(*conds)
 
 
@@ -212,6 +320,8 @@ def preview_assignment(
         "version": row.version,
         "scope": scope.code,
         "units": count_by_level,
+        # Fields whose values are the office's suggestion, not the plan's words (建议).
+        "defaults": list(defn.defaults),
     }
     now = rt.now()
     if isinstance(defn.trigger, EventTrigger):

@@ -65,6 +65,11 @@ def _check(doc: dict, database: str) -> None:
         assert m["seconds"] > 0 and m["baseline_seconds"] > 0
     grassroots = doc["tree"]["grassroots"]
     assert by_name["fanout"]["tasks"] == grassroots
+    # bench/tree.py: grassroots i is tagged by i % 4 (enterprise+non_public, institution, community,
+    # enterprise) with 20 + i % 400 members; the rules keep institution or enterprise, not non_public,
+    # 100 members or more, under a county.
+    kept = sum(1 for i in range(grassroots) if i % 4 in (1, 3) and 20 + i % 400 >= 100)
+    assert 0 < by_name["fanout_rules"]["tasks"] == kept < grassroots
     assert by_name["sweep_idle"]["explain"]["plan"]
     if database == "sqlite":  # PostgreSQL may rightly prefer a sequential scan of a table this small
         assert by_name["sweep_idle"]["explain"]["uses_index"] is True

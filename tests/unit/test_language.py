@@ -363,7 +363,8 @@ DUE_FORMS = (
         ),
         pytest.param(
             "trigger: assigned\napplies_to:\n  where:\n    members: [1, 2]\n",
-            "definitions/x.yaml:8: applies_to.where.members: expected text, a number or true/false, got a list",
+            "definitions/x.yaml:8: applies_to.where.members: expected text, a number, true/false or "
+            'comparisons such as {">=": 100}; got a list',
             id="where-value",
         ),
     ],
@@ -376,7 +377,6 @@ def test_a_missing_field_points_at_the_mapping_that_should_hold_it() -> None:
     text = "# a comment first\nid: test-item\ntitle: t\ntitle_en: t\n"
     found = problems(text)
     assert found == [
-        "definitions/x.yaml:2: source: required, but missing",
         "definitions/x.yaml:2: trigger: required, but missing",
     ]
 
@@ -623,3 +623,107 @@ def test_a_control_character_is_refused_with_its_file() -> None:
     with pytest.raises(DefinitionError) as refused:
         parse_definition("id: x\x07y\n", "ctl.yaml")
     assert str(refused.value).startswith("ctl.yaml:1: not valid YAML")
+
+
+# --- applies_to rules, optional titles and defaults -------------------------------------
+
+
+def test_title_en_and_source_are_optional_and_the_english_title_falls_back() -> None:
+    text = "id: own-item\ntitle: 本单位自定事项\ntrigger: assigned\ndue: {after: P10D}\n"
+    loaded = parse_definition(text, "definitions/own.yaml").definition
+    assert loaded.title_en == "本单位自定事项"
+    assert loaded.source is None
+
+
+def test_the_rich_applies_to_rules_load() -> None:
+    text = HEAD + (
+        "trigger: assigned\ndue: {after: P10D}\napplies_to:\n"
+        "  levels: [grassroots]\n"
+        "  tags_any: [state_owned, collective]\n"
+        "  tags_none: [association]\n"
+        "  where:\n"
+        '    members: {">=": 100, "<": 1000}\n'
+        "    ownership: {in: [state_owned, collective]}\n"
+        "    legal_form: company\n"
+        "  under: {levels: [county], tags: [industrial_park]}\n"
+    )
+    rule = parse_definition(text, "x.yaml").definition.applies_to
+    assert rule.tags_any == ["state_owned", "collective"] and rule.tags_none == ["association"]
+    assert rule.where == {
+        "members": {">=": 100, "<": 1000},
+        "ownership": {"in": ["state_owned", "collective"]},
+        "legal_form": "company",
+    }
+    assert rule.under is not None and [lv.value for lv in rule.under.levels] == ["county"]
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        pytest.param(
+            "applies_to:\n  tags_any: [State]\n",
+            "definitions/x.yaml:8: applies_to.tags_any: tag 'State' must be lower-case letters, digits or _",
+            id="tags-any-shape",
+        ),
+        pytest.param(
+            "applies_to:\n  tags: [a]\n  tags_none: [a]\n",
+            "definitions/x.yaml:9: applies_to.tags_none: a is also required, so no unit could match",
+            id="tags-none-contradicts",
+        ),
+        pytest.param(
+            "applies_to:\n  where:\n    members: {'>=': many}\n",
+            "definitions/x.yaml:9: applies_to.where.members: '>=' compares numbers; got 'many'",
+            id="ordering-needs-a-number",
+        ),
+        pytest.param(
+            "applies_to:\n  where:\n    members: {'=>': 3}\n",
+            "definitions/x.yaml:9: applies_to.where.members: unknown comparison '=>'; one of =, !=, <, <=, >, >=, in",
+            id="unknown-operator",
+        ),
+        pytest.param(
+            "applies_to:\n  where:\n    ownership: {in: []}\n",
+            "definitions/x.yaml:9: applies_to.where.ownership: in: expects a non-empty list such as "
+            "[state_owned, collective]",
+            id="empty-in",
+        ),
+        pytest.param(
+            "applies_to:\n  under: {}\n",
+            "definitions/x.yaml:8: applies_to.under: names no level or tag; say which units above count",
+            id="empty-under",
+        ),
+        pytest.param(
+            "applies_to:\n  under: {level: [county]}\n",
+            "definitions/x.yaml:8: applies_to.under.level: unknown field 'level'; did you mean 'levels'?",
+            id="under-typo",
+        ),
+        pytest.param(
+            "defaults: [due, reminders]\n",
+            "definitions/x.yaml:7: defaults[1]: 'reminders' is not written in this file",
+            id="default-not-written",
+        ),
+        pytest.param(
+            "defaults: [Due]\n",
+            "definitions/x.yaml:7: defaults: 'Due' must be a dotted field name such as due or completion.target",
+            id="default-shape",
+        ),
+    ],
+)
+def test_each_new_rule_refuses_with_file_line_and_field(snippet: str, expected: str) -> None:
+    assert only_problem(HEAD + "trigger: assigned\ndue: {after: P10D}\n" + snippet) == expected
+
+
+def test_defaults_name_written_fields_down_to_list_items() -> None:
+    text = HEAD + (
+        "trigger: assigned\ndue: {after: P10D}\nreminders: [P3D]\n"
+        "escalation:\n  - {after: P7D, to: parent}\n"
+        "defaults: [due, reminders, escalation.0.after]\n"
+    )
+    assert parse_definition(text, "x.yaml").definition.defaults == ["due", "reminders", "escalation.0.after"]
+    assert "escalation.1.after" in only_problem(text.replace("escalation.0.after", "escalation.1.after"))
+
+
+def test_the_rules_are_part_of_the_meaning() -> None:
+    base = HEAD + "trigger: assigned\ndue: {after: P10D}\napplies_to:\n  levels: [grassroots]\n"
+    plain = parse_definition(base, "x.yaml").digest
+    assert parse_definition(base + "  tags_none: [association]\n", "x.yaml").digest != plain
+    assert parse_definition(base + "defaults: [due]\n", "x.yaml").digest != plain

@@ -130,7 +130,7 @@ def _normalise(text: str) -> str:
 
 
 def _seed_text() -> str | None:
-    for folder in (ROOT / "seed", ROOT.parent / "shared" / "seed"):
+    for folder in (ROOT / "seed", ROOT.parent / "shared" / "seed", ROOT.parents[1] / "shared" / "seed"):
         if (folder / SEED_NAME).is_file():
             return (folder / SEED_NAME).read_text(encoding="utf-8")
     return None
