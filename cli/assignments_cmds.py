@@ -24,15 +24,18 @@ from duban.cli.context import (
 )
 from duban.engine.errors import InvalidInput, Problem
 from duban.engine.language.loader import load_paths
+from duban.engine.language.plans import find_plan, load_plans
 from duban.engine.org.sheets import read_rows
 from duban.engine.overview import reports, workbook
-from duban.engine.work import catalog, fanout
+from duban.engine.work import catalog, fanout, plans
 from duban.engine.work.targets import split_target
+from duban.seed import seed_plans
 
 out = Console()
 assignments_app = typer.Typer(help="Assignments of definitions to subtrees.", no_args_is_help=True)
 targets_app = typer.Typer(help="Numeric targets.", no_args_is_help=True)
 events_app = typer.Typer(help="Events that create tasks.", no_args_is_help=True)
+plans_app = typer.Typer(help="Plans: the documents whose items are assigned together.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +43,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(assignments_app, name="assignments")
     app.add_typer(targets_app, name="targets")
     app.add_typer(events_app, name="events")
+    app.add_typer(plans_app, name="plans")
     app.command("preview")(preview)
     app.command("report")(report)
 
@@ -70,9 +74,17 @@ def read_targets(path: Path) -> dict[str, float]:
 @refusals
 def assign(
     ctx: typer.Context,
-    def_id: str,
+    def_id: str = typer.Argument(None, help="The definition to assign (or --plan)."),
     scope: str = typer.Option(..., "--scope", help="The unit whose subtree gets the tasks."),
-    due: str = typer.Option(None, "--due", help="A due date overriding the definition's (YYYY-MM-DD)."),
+    plan: str = typer.Option(
+        None, "--plan", help="Assign every item of a plan (an id from `plans list`, or a plan file) at once."
+    ),
+    due: str = typer.Option(
+        None,
+        "--due",
+        help="A due date overriding the definition's (YYYY-MM-DD); with --plan, the date of the items "
+        "whose plan leaves it to the assigner.",
+    ),
     until: str = typer.Option(None, "--until", help="Last day of a recurring assignment."),
     targets: Path = typer.Option(None, "--targets", help="CSV/XLSX of unit_code,value."),
     late: str = typer.Option(
@@ -83,8 +95,42 @@ def assign(
     by: str = BY,
     json: bool = JSON,
 ) -> None:
-    """Assign a definition to a scope and create its tasks."""
+    """Assign a definition (or a whole plan) to a scope and create its tasks."""
     c = ctx_of(ctx)
+    if (def_id is None) == (plan is None):
+        fail("give a definition id or --plan, not both", code=2)
+    if plan is not None:
+        if targets:
+            fail("--targets belongs to one definition, not to a plan", code=2)
+        chosen = find_plan(plan, seed_plans())
+        with c.write() as session:
+            done = plans.assign_plan(
+                session,
+                c.runtime,
+                acting(session, by),
+                chosen.plan,
+                scope,
+                due=parse_date(due, "--due"),
+                until=parse_date(until, "--until"),
+                late=fanout.late_rule(late),
+            )
+        if json:
+            emit_json(done.to_json())
+            return
+        table = Table("definition", "assignment", "tasks", "period")
+        for item in done.items:
+            table.add_row(
+                shown(item["definition"]),
+                str(item["assignment_id"]),
+                str(item["created"]),
+                item["period"] or "",
+            )
+        out.print(table)
+        out.print(
+            f"plan {shown(done.plan_id)}: {len(done.items)} items assigned to {shown(done.scope)}, "
+            f"{done.created} tasks created"
+        )
+        return
     values = read_targets(targets) if targets else None
     late_rule = fanout.late_rule(late)
     with c.write() as session:
@@ -116,6 +162,44 @@ def late_note(late: dict[str, object], due_at: str | None) -> str:
     days = re.fullmatch(r"P(\d+)D", str(late["grace"]))
     grace = f"{days[1]} days" if days else str(late["grace"])
     return f"the date {late['missed_due']} had passed: {grace} of grace from the assignment{due}"
+
+
+@plans_app.command("list")
+@refusals
+def plans_list(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(
+        None, help="A folder of plan files (default: the plans shipped with duban)."
+    ),
+    json: bool = JSON,
+) -> None:
+    """The plans: id, title, source document, year and items."""
+    found = load_plans(folder or seed_plans())
+    rows = [
+        {
+            "id": p.plan.id,
+            "title": p.plan.title,
+            "title_en": p.plan.english_title,
+            "source_document": p.plan.source_document,
+            "year": p.plan.year,
+            "items": p.plan.items,
+            "file": p.path,
+        }
+        for p in found
+    ]
+    if json:
+        emit_json(rows)
+        return
+    table = Table("id", "title", "year", "items", "source document")
+    for r in rows:
+        table.add_row(
+            shown(r["id"]),
+            shown(r["title"]),
+            str(r["year"] or ""),
+            str(len(r["items"])),
+            shown(r["source_document"]),
+        )
+    out.print(table)
 
 
 @assignments_app.command("list")
@@ -262,6 +346,9 @@ def report(
     period: str = typer.Option(
         None, "--period", help="Only tasks of this period: 2026, 2026-H1, 2026-Q1, 2026-03 or 2026-W10."
     ),
+    plan: str = typer.Option(
+        None, "--plan", help="Only the assignments made with this plan (assign --plan)."
+    ),
     xlsx: Path = typer.Option(None, "--xlsx", help="Also write the report as an XLSX file."),
     by: str = BY,
     json: bool = JSON,
@@ -270,7 +357,7 @@ def report(
     c = ctx_of(ctx)
     with c.read() as session:
         doc = reports.rollup(
-            session, c.runtime.now(), acting(session, by), code, definition, period, c.runtime.tz
+            session, c.runtime.now(), acting(session, by), code, definition, period, c.runtime.tz, plan=plan
         )
     if xlsx:
         xlsx.write_bytes(workbook.rollup_workbook(doc))
@@ -291,6 +378,7 @@ def report(
             "" if r["done_pct"] is None else f"{r['done_pct']}",
         )
     scope = f", period {shown(period)}" if period else ""
+    scope += f", plan {shown(doc['plan'])}" if doc.get("plan") else ""
     out.print(
         f"[bold]{shown(doc['unit']['name'])}[/] ({shown(doc['unit']['code'])}) as of {doc['as_of']}{scope}"
     )

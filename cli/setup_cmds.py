@@ -167,6 +167,12 @@ def definitions_load(
     builtin: bool = typer.Option(
         False, "--builtin", help="Load the seed plan shipped with duban (see `definitions path`)."
     ),
+    owner: str = typer.Option(
+        None,
+        "--owner",
+        help="The union that owns the definitions (default: the top-level union); "
+        "its admins and those above it publish later versions.",
+    ),
     json: bool = JSON,
 ) -> None:
     """Validate every file given, then store them all (changed files as new versions) or nothing."""
@@ -176,7 +182,7 @@ def definitions_load(
         fail("give definition files or folders, or --builtin for the shipped seed plan", code=2)
     loaded = load_paths(paths)
     with c.write() as session:
-        stored = catalog.store_definitions(session, c.runtime.now(), OPERATOR, loaded)
+        stored = catalog.store_definitions(session, c.runtime.now(), OPERATOR, loaded, owner_code=owner)
     if json:
         emit_json([s.to_json() for s in stored])
         return

@@ -9,3 +9,8 @@ from pathlib import Path
 def seed_definitions() -> Path:
     """The folder of the seed plan's definitions, in a checkout or an installed wheel alike."""
     return Path(str(files("duban.definitions")))
+
+
+def seed_plans() -> Path:
+    """The folder of the seed's three plans (one per document of the seed)."""
+    return seed_definitions() / "plans"

@@ -53,6 +53,7 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "action.assignment.ended": ("结束下达", "ended the assignment"),
     "action.assignment.reconciled": ("同步下达范围", "reconciled the scope"),
     "action.definition.loaded": ("载入任务定义", "loaded a definition"),
+    "action.plan.assigned": ("按计划下达", "assigned a plan"),
     "action.target.split": ("分解目标", "split the target"),
     "action.event.posted": ("登记事件", "recorded an event"),
     "action.unit.moved": ("调整隶属", "moved the unit"),

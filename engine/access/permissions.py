@@ -146,7 +146,7 @@ def can_manage_account(actor: Actor, account_unit_path: str, account_name: str) 
 
 
 def can_upload_definitions(actor: Actor) -> None:
-    """Writing the plan's definitions: any admin (the operator too)."""
+    """Writing definitions at all: an admin (the operator too); each one is then checked by its owner."""
     _admin(actor, "upload definitions")
 
 
@@ -177,3 +177,27 @@ def can_score_quality(actor: Actor, approved_by: str | None, task_id: int) -> No
         return
     if approved_by != actor.name:
         raise Forbidden(f"only the approver of task {task_id} scores its quality")
+
+
+def can_publish_definition(actor: Actor, def_id: str, owner_path: str | None) -> None:
+    """A new version of a definition: an admin of the union that owns it, or of a union above it.
+
+    A definition stored before owners were kept (`owner_path` None) is the root's: the operator's
+    or a top-level union's. Otherwise a grassroots admin could rewrite a city's item (drop its
+    approval step) and every county assigning it would get the rewritten one.
+    """
+    if actor.is_operator:
+        return
+    _admin(actor, "publish definitions")
+    if owner_path is None:
+        if len(actor.unit_path) != tree.SEGMENT:
+            raise Forbidden(
+                f"definition {def_id} belongs to the top-level union; only its admins publish a new version"
+            )
+        return
+    if not owner_path.startswith(actor.unit_path):
+        # The owner lies outside the actor's subtree: it is not named.
+        raise Forbidden(
+            f"definition {def_id} belongs to the union that published it; only an admin of that union "
+            "or of one above it publishes a new version"
+        )

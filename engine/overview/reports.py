@@ -280,6 +280,7 @@ def rollup(
     definition: str | None = None,
     period: str | None = None,
     tz: Any = None,
+    plan: str | None = None,
 ) -> dict[str, Any]:
     """Per child unit, per item and per child × item: tasks, done, open, overdue, escalated, rates, progress.
 
@@ -288,11 +289,21 @@ def rollup(
     periods, so that report scans the subtree's tasks of the period.
     """
     root = _visible(session, actor, code)
-    if period:
-        window = period_window(period, tz or now.tzinfo)
+    window = period_window(period, tz or now.tzinfo) if period else None
+    if window is not None:
         groups = _scan_groups(session, root, now, definition, window)
-        return _report(session, root, now, definition, groups, window, period)
-    return _report(session, root, now, definition, _count_groups(session, root, now, definition))
+    else:
+        groups = _count_groups(session, root, now, definition)
+    if plan:
+        # Only the assignments made with the plan (assign --plan); the groups are per assignment.
+        made = set(session.scalars(select(assignments.c.id).where(assignments.c.plan_id == plan)))
+        groups = [g for g in groups if g.assignment_id in made]
+    doc = (
+        _report(session, root, now, definition, groups, window, period)
+        if window is not None
+        else _report(session, root, now, definition, groups)
+    )
+    return {**doc, "plan": plan} if plan else doc
 
 
 def rollup_scan(

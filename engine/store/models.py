@@ -153,6 +153,9 @@ class DefinitionVersion(SQLModel, table=True):
     source_text: str = Field(sa_column=Column(Text, nullable=False))
     source_name: str = Field(max_length=300)
     loaded_at: datetime = _instant()
+    # The union that published it: only its admins, or those of a union above it, publish
+    # the next version. NULL for versions stored before owners were kept (the root's).
+    owner_unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
 
 
 class Assignment(SQLModel, table=True):
@@ -174,6 +177,8 @@ class Assignment(SQLModel, table=True):
     last_period: str | None = Field(default=None, max_length=16)
     reconciled_at: datetime = _instant()
     created_at: datetime = _instant()
+    # The plan (definitions/plans/*.yaml) this assignment was made with, for `report --plan`.
+    plan_id: str | None = Field(default=None, max_length=64, index=True)
 
 
 class Target(SQLModel, table=True):

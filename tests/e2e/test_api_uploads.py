@@ -130,3 +130,25 @@ def test_a_submitted_file_downloads_within_scope_only(world: World, client: Test
     assert (
         client.get(f"/api/v1/files/{task_id}/{sha}", headers=sign_in(client, "g02-admin")).status_code == 404
     )
+
+
+def test_a_definition_upload_is_refused_below_its_owner(world: World, client: TestClient) -> None:
+    # The fixture's definitions were loaded by the operator for the top-level unions.
+    headers = sign_in(client, "g01-admin")
+    before = dump(world.db)
+    changed = (Path(__file__).parents[1] / "fixtures" / "defs" / "congress.yaml").read_bytes()
+    changed = changed.replace(b"approval: [parent, issuer]", b"approval: []")
+    r = client.post(
+        "/api/v1/definitions",
+        headers=headers,
+        files=[("files", ("congress.yaml", changed, "application/yaml"))],
+    )
+    assert r.status_code == 403, r.text
+    assert "test-congress" in r.json()["detail"]
+    assert dump(world.db) == before
+    r = client.post(
+        "/api/v1/definitions",
+        headers=sign_in(client, "c01-admin"),
+        files=[("files", ("congress.yaml", changed, "application/yaml"))],
+    )
+    assert r.status_code == 200 and r.json() == [{"id": "test-congress", "version": 2, "status": "updated"}]

@@ -44,11 +44,19 @@ def test_the_wheel_installs_one_name_and_carries_the_seed(wheel: Path) -> None:
         names = zf.namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"duban"}
-    shipped = {
-        n.rsplit("/", 1)[1] for n in names if n.startswith("duban/definitions/") and n.endswith(".yaml")
-    }
+
+    def shipped_in(folder: str) -> set[str]:
+        return {
+            n.removeprefix(folder)
+            for n in names
+            if n.startswith(folder) and n.endswith(".yaml") and "/" not in n.removeprefix(folder)
+        }
+
+    shipped = shipped_in("duban/definitions/")
     assert shipped == {p.name for p in (ROOT / "definitions").glob("*.yaml")}
     assert len(shipped) > 10
+    plans = shipped_in("duban/definitions/plans/")
+    assert plans == {p.name for p in (ROOT / "definitions" / "plans").glob("*.yaml")} and len(plans) == 3
     for part in ("engine/store/migrations/env.py", "api/templates", "bench/run.py", "cli/main.py", "flows"):
         assert any(n.startswith(f"duban/{part}") for n in names), part
 
