@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from duban.engine.language.durations import parse_duration
 from duban.engine.language.loader import LoadedDefinition, load_paths
@@ -17,6 +18,7 @@ from duban.engine.language.model import (
     DueAfter,
     DueEndOfPeriod,
     DueOn,
+    DueSetAtAssignment,
     DueWorkdays,
     EventTrigger,
     Every,
@@ -93,12 +95,12 @@ def test_every_completion_kind_is_used(definitions: list[Definition]) -> None:
             for name, used in (("form", c.form), ("attachments", c.attachments), ("target", c.target))
             if used
         }
-        if d.times > 1:
-            found.add("times")
         return found or {"done"}
 
     used = set().union(*(kinds(d) for d in definitions))
-    assert used == {"done", "form", "attachments", "target", "times"}
+    # No `times: N`: the seed states no counts (a count is a target the assigner gives).
+    assert used == {"done", "form", "attachments", "target"}
+    assert all(d.times == 1 for d in definitions)
     assert any(kinds(d) == {"attachments"} for d in definitions), "an item whose evidence is only files"
 
 
@@ -113,8 +115,8 @@ def test_every_form_field_type_and_rule_is_used(definitions: list[Definition]) -
 def test_approval_and_escalation_use_every_kind_of_target(definitions: list[Definition]) -> None:
     approvers = {a for d in definitions for a in d.approval}
     escalated_to = {step.to for d in definitions for step in d.escalation}
-    assert {"parent", "issuer", "county"} <= approvers
-    assert {"parent", "grandparent", "municipal", "county"} <= escalated_to
+    assert {"parent", "issuer"} <= approvers
+    assert {"parent", "grandparent", "municipal"} <= escalated_to
     assert any(not d.approval for d in definitions), "an item whose done is final"
     assert any(d.applies_to.where for d in definitions)
 
@@ -185,7 +187,8 @@ def test_the_items_the_plan_is_known_for_have_their_expected_shape(definitions: 
     assert by_id(definitions, "association-monthly-competition").trigger == EveryTrigger(every=Every.month)
     display = by_id(definitions, "double-display")
     assert display.trigger == AssignedTrigger()
-    assert set(display.applies_to.tags) == {"enterprise", "non_public"}
+    # 企业工会特别是非公企业工会: every enterprise union, public ones included.
+    assert display.applies_to.tags == ["enterprise"]
     assert display.completion.attachments is not None and len(display.completion.attachments.labels) == 2
 
 
@@ -214,7 +217,11 @@ def test_every_definition_previews(definitions: list[Definition], calendar: Work
         else:
             period = None
             trigger_at = assigned_at
-        timeline = compute_timeline(d, trigger_at, period=period, explicit_due=None, calendar=calendar, tz=SH)
+        # 择期: the assigner's date, as `assign --due` would give it.
+        chosen = date(2026, 6, 30) if isinstance(d.due, DueSetAtAssignment) else None
+        timeline = compute_timeline(
+            d, trigger_at, period=period, explicit_due=chosen, calendar=calendar, tz=SH
+        )
         assert timeline.due_at > timeline.trigger_at, d.id
         assert timeline.overdue_at >= timeline.due_at, d.id
         assert all(trigger_at < r.at < timeline.overdue_at for r in timeline.reminders), d.id
@@ -223,3 +230,104 @@ def test_every_definition_previews(definitions: list[Definition], calendar: Work
         if d.reminders:
             assert timeline.reminders, f"{d.id}: every reminder fell outside the task's life"
         assert set(timeline.to_json()) >= {"trigger_at", "due_at", "overdue_at", "reminders", "escalations"}
+
+
+# --- every number and date: the seed's words, or the office's listed default --------
+
+# The fields that carry a time or a count. A form's and an attachment's bounds are the shape
+# of the evidence, not the plan's numbers, and are not counted here.
+CHECKED = (
+    "trigger.every",
+    "trigger.times",
+    "due",
+    "window",
+    "reminders",
+    "escalation",
+    "completion.target.default",
+)
+
+# What the seed itself states, and the words that state it (they must be in the item's
+# quoted source, which another test checks against the seed word for word).
+STATED = {
+    "cadre-onboarding-training": {"due": "一年内"},
+    "member-congress-annual": {"trigger.every": "每年至少召开一次"},
+    "association-weekly-activity": {"trigger.every": "周周有活动"},
+    "association-monthly-competition": {"trigger.every": "月月有赛事"},
+    "campus-singer-contest": {"window": "上半年"},
+    "new-staff-congress-convening": {"window": "下半年"},
+}
+
+
+def _written(loaded: LoadedDefinition) -> set[str]:
+    """The checked fields this file writes with a time or a count in them."""
+    raw = yaml.safe_load(loaded.text)
+    found = set()
+    trigger = raw.get("trigger")
+    if isinstance(trigger, dict) and "every" in trigger:
+        found.add("trigger.every")
+        if "times" in trigger:
+            found.add("trigger.times")
+    # end_of_period follows the period; set_at_assignment is the assigner's date: no number of their own.
+    if raw.get("due") not in (None, "end_of_period", "set_at_assignment"):
+        found.add("due")
+    for name in ("window", "reminders", "escalation"):
+        if raw.get(name):
+            found.add(name)
+    if "default" in ((raw.get("completion") or {}).get("target") or {}):
+        found.add("completion.target.default")
+    return found
+
+
+def test_every_number_and_date_is_the_seeds_or_a_listed_default(loaded: list[LoadedDefinition]) -> None:
+    unexplained = []
+    for item in loaded:
+        d = item.definition
+        stated = STATED.get(d.id, {})
+        for name in sorted(_written(item)):
+            if name in stated:
+                continue
+            if not any(name == f or name.startswith(f + ".") for f in d.defaults):
+                unexplained.append((d.id, name))
+    assert unexplained == []
+
+
+def test_what_is_called_stated_is_in_the_items_own_clause(definitions: list[Definition]) -> None:
+    by = {d.id: d for d in definitions}
+    assert [
+        (def_id, field, words)
+        for def_id, fields in STATED.items()
+        for field, words in fields.items()
+        if words not in (by[def_id].source or "")
+    ] == []
+
+
+def test_no_stated_field_is_also_called_a_default(definitions: list[Definition]) -> None:
+    assert [(d.id, f) for d in definitions for f in d.defaults if f in STATED.get(d.id, {})] == []
+
+
+def test_the_items_the_issue_named_say_what_the_seed_says(definitions: list[Definition]) -> None:
+    # 择期: the assigner sets the date.
+    assert by_id(definitions, "association-appraisal").due == DueSetAtAssignment()
+    # 上半年 / 下半年 are windows, not half-yearly recurrences.
+    assert by_id(definitions, "campus-singer-contest").window is not None
+    assert by_id(definitions, "new-staff-congress-convening").trigger == AssignedTrigger()
+    # 国有、集体企业 only; 企事业 (not a bureau's 机关工会).
+    restructuring = by_id(definitions, "restructuring-plan-congress-review").applies_to
+    assert restructuring.tags_any == ["state_owned", "collective"]
+    assert by_id(definitions, "workers-congress-annual").applies_to.tags_any == ["enterprise", "institution"]
+    # Associations (sub + association) are not sub-unions: no item meant for sub-unions reaches them.
+    for d in definitions:
+        if "sub" in [lv.value for lv in d.applies_to.levels] and "association" not in d.applies_to.tags:
+            assert "association" in d.applies_to.tags_none, d.id
+    # Wage contracts go to the labour administration, not to a union's approval; all four kinds.
+    wage = by_id(definitions, "wage-collective-bargaining")
+    assert wage.approval == [] and "submitted_to_labour_dept_on" in wage.completion.form
+    labels = " ".join(f.label or "" for f in wage.completion.form.values())
+    assert [
+        k for k in ("劳动安全卫生", "女职工特殊权益保护", "补充保险福利", "劳动合同管理") if k not in labels
+    ] == []
+    # The college's own year, answered proposals by the departments, not by the union.
+    assert by_id(definitions, "annual-work-plan").applies_to.tags == ["college"]
+    assert by_id(definitions, "staff-congress-proposal-handling").approval == []
+    # No count the seed does not state.
+    assert by_id(definitions, "bargaining-specialist-team").completion.target.default is None  # type: ignore[union-attr]
