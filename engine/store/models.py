@@ -154,8 +154,9 @@ class DefinitionVersion(SQLModel, table=True):
     source_name: str = Field(max_length=300)
     loaded_at: datetime = _instant()
     # The union that published it: only its admins, or those of a union above it, publish
-    # the next version. NULL for versions stored before owners were kept (the root's).
-    owner_unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    # the next version. NULL for versions stored before owners were kept (the root's). A unit id;
+    # no foreign key, so the column is added in place on SQLite without rebuilding the table.
+    owner_unit_id: int | None = Field(default=None, index=True)
 
 
 class Assignment(SQLModel, table=True):

@@ -16,23 +16,17 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ADD COLUMN, not a batch copy: on SQLite a batch rebuilds the table, and dropping the
+# old assignment table fails once task counts refer to it.
 def upgrade() -> None:
-    with op.batch_alter_table('definition_version', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('owner_unit_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_definition_version_owner_unit_id'), ['owner_unit_id'], unique=False)
-        batch_op.create_foreign_key(
-            batch_op.f('fk_definition_version_owner_unit_id_unit'), 'unit', ['owner_unit_id'], ['id']
-        )
-    with op.batch_alter_table('assignment', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('plan_id', sa.String(length=64), nullable=True))
-        batch_op.create_index(batch_op.f('ix_assignment_plan_id'), ['plan_id'], unique=False)
+    op.add_column('definition_version', sa.Column('owner_unit_id', sa.Integer(), nullable=True))
+    op.create_index(op.f('ix_definition_version_owner_unit_id'), 'definition_version', ['owner_unit_id'], unique=False)
+    op.add_column('assignment', sa.Column('plan_id', sa.String(length=64), nullable=True))
+    op.create_index(op.f('ix_assignment_plan_id'), 'assignment', ['plan_id'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('assignment', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_assignment_plan_id'))
-        batch_op.drop_column('plan_id')
-    with op.batch_alter_table('definition_version', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_definition_version_owner_unit_id_unit'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_definition_version_owner_unit_id'))
-        batch_op.drop_column('owner_unit_id')
+    op.drop_index(op.f('ix_assignment_plan_id'), table_name='assignment')
+    op.drop_column('assignment', 'plan_id')
+    op.drop_index(op.f('ix_definition_version_owner_unit_id'), table_name='definition_version')
+    op.drop_column('definition_version', 'owner_unit_id')
