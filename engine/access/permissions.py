@@ -190,7 +190,7 @@ def can_publish_definition(actor: Actor, def_id: str, owner_path: str | None) ->
         return
     _admin(actor, "publish definitions")
     if owner_path is None:
-        if len(actor.unit_path) != tree.SEGMENT:
+        if len(actor.unit_path) != paths.SEGMENT:
             raise Forbidden(
                 f"definition {def_id} belongs to the top-level union; only its admins publish a new version"
             )
