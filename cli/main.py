@@ -29,7 +29,11 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "definitions": (("setup_cmds",), "Plan items, as YAML definitions."),
     "contacts": (("setup_cmds",), "Where a unit's notices go."),
     "calendar": (("setup_cmds",), "The statutory working-day calendar."),
-    "assign": (("assignments_cmds",), "Assign a definition to a scope and create its tasks."),
+    "assign": (
+        ("assignments_cmds",),
+        "Assign a definition (or a whole plan) to a scope and create its tasks.",
+    ),
+    "plans": (("assignments_cmds",), "Plans: the documents whose items are assigned together."),
     "assignments": (("assignments_cmds",), "Assignments of definitions to subtrees."),
     "targets": (("assignments_cmds",), "Numeric targets."),
     "events": (("assignments_cmds",), "Events that create tasks."),
