@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from duban.api.web import assign_pages, auth_pages, home, inbox_page, lists, report_pages, task_pages
+from duban.api.web import (
+    assess_pages,
+    assign_pages,
+    auth_pages,
+    home,
+    inbox_page,
+    lists,
+    report_pages,
+    task_pages,
+)
 from duban.api.web.common import Caller, page, to_login
 
 __all__ = ["PAGE_MODULES", "Caller", "page", "router", "to_login"]
 
-PAGE_MODULES = (auth_pages, home, lists, task_pages, assign_pages, inbox_page, report_pages)
+PAGE_MODULES = (auth_pages, home, lists, task_pages, assign_pages, inbox_page, report_pages, assess_pages)
 router = APIRouter(include_in_schema=False)
 for _module in PAGE_MODULES:
     router.include_router(_module.router)

@@ -96,6 +96,53 @@ _MESSAGES: list[tuple[re.Pattern[str], str, str]] = [
         (r"security token", "页面已过期，请刷新后重试", "the page is stale; reload it and try again"),
         (r"cross-site", "请从本系统页面提交", "submit from duban's own pages"),
         (r"already assigned", "已下达过", "already assigned"),
+        # 考核 and 台账 (engine/assess)
+        (r"is closed already", "本考核已关闭", "the assessment is closed already"),
+        (
+            r"assessment of \S+ under \S+ is not closed",
+            "本考核未关闭，无需重新开启",
+            "the assessment is not closed",
+        ),
+        (
+            r"is closed; reopen it first",
+            "考核已关闭，请先重新开启",
+            "the assessment is closed; reopen it first",
+        ),
+        (r"say why the assessment is reopened", "请填写重新开启的原因", "say why it is reopened"),
+        (r"say what the bonus is for", "请填写加分理由", "say what the bonus is for"),
+        (r"no bonus item", "没有这个加分项", "no such bonus item"),
+        (
+            r"^(.+): at most ([\d.]+) points in all, ([\d.]+) given already",
+            "{0}：累计最多 {1} 分，已加 {2} 分",
+            "{0}: at most {1} points in all, {2} given already",
+        ),
+        (
+            r"is not assessed by this union",
+            "该单位不在本考核范围内",
+            "the unit is not assessed by this union",
+        ),
+        (r"is not assessed under", "该单位在本考核中没有计分任务", "the unit has no scored work here"),
+        (
+            r"only the assessing union or a union above it",
+            "只有考核单位或其上级可以调整考核",
+            "only the assessing union or one above it may change it",
+        ),
+        (r"scoring scheme \S+ not found", "没有这个考核细则", "no such scoring scheme"),
+        (r"^definition \S+ not found", "没有这个任务事项", "no such item"),
+        (r"^unit \S+ not found", "没有这个单位", "no such unit"),
+        (
+            r"is not a period label",
+            "周期格式有误，请填写如 2026、2026-H1、2026-Q1、2026-03",
+            "write the period as 2026, 2026-H1, 2026-Q1 or 2026-03",
+        ),
+        (r"a score from 0 to ([\d.]+)", "质量评分应在 0 至 {0} 分之间", "a score from 0 to {0}"),
+        (
+            r"rates the quality of this item",
+            "本年度考核细则不对此事项评分",
+            "no scheme of the year rates this item",
+        ),
+        (r"quality is scored on approval", "任务尚未审核通过，质量评分在审核通过时给出", "score on approval"),
+        (r"only the approver of task", "只有审核通过的人可以评分", "only the approver scores the quality"),
         (r"wrong account name or password", "账号或密码错误", "wrong account name or password"),
     ]
 ]

@@ -1,0 +1,336 @@
+"""考核 and 台账 in the browser: a union's ranking per level, a unit's score card, closing and
+reopening the year, bonus points, and one item's ledger with its workbook.
+
+Every page reads the same engine services as `duban assess` and `duban ledger`, scoped the
+same way (a union outside the caller's subtree is "not found"); every change is a CSRF-checked
+form that answers with a redirect, and a refusal comes back beside the form that caused it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from duban.api.deps import Ctx
+from duban.api.i18n import lang_of
+from duban.api.web.common import Caller, page, posted, redirect, to_login
+from duban.api.web.refusals import as_context, refusal
+from duban.engine.access import permissions
+from duban.engine.access.actors import Actor
+from duban.engine.assess import assessment, ledger
+from duban.engine.assess.versions import latest_scheme, list_schemes
+from duban.engine.errors import DubanError, InvalidInput, NotFound, Problem
+from duban.engine.language.model import Level
+from duban.engine.org import tree
+from duban.engine.overview import lookups
+
+router = APIRouter()
+SchemeId = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9-]+$")]
+Code = Annotated[str, Path(max_length=64, pattern=r"^[^\x00-\x1f\x7f/]+$")]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# 折合得分 at or above GREEN is green, at or above AMBER amber, below it red (docs/ui.md).
+GREEN, AMBER = 90.0, 70.0
+LEVEL_ORDER = [lv.value for lv in Level]
+LEDGER_ROWS = 200  # rows shown on the page; the workbook has them all
+
+
+def light(normalized: float) -> str:
+    """The mark of a 折合得分: green, amber or red."""
+    if normalized >= GREEN:
+        return "green"
+    return "amber" if normalized >= AMBER else "red"
+
+
+def _default_scheme(schemes: list[dict[str, Any]], year: int) -> str | None:
+    """This year's scheme when there is one, else the newest."""
+    return next((s["id"] for s in schemes if s["year"] == year), schemes[0]["id"] if schemes else None)
+
+
+def _resolve_unit(session: Session, actor: Actor, text: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """A unit typed as its code or part of its name: (code, []) when one is meant, else (None, candidates)."""
+    text = text.strip()[:64]
+    if not text:
+        return actor.unit_code, []
+    try:
+        tree.get_unit(session, text)
+        return text, []
+    except NotFound:
+        pass
+    found = lookups.find_units(session, actor, text, limit=20)
+    if len(found) == 1:
+        return found[0]["code"], []
+    return None, found
+
+
+def _can_manage(session: Session, actor: Actor, code: str) -> bool:
+    """Whether the caller may close, reopen or give bonus points under this union."""
+    unit = tree.get_unit(session, code)
+    try:
+        permissions.can_assess(actor, unit.path, unit.code)
+    except DubanError:
+        return False
+    return True
+
+
+def _english_titles(session: Session) -> dict[str, str]:
+    return {d["id"]: d["title_en"] for d in lookups.assigned_items(session) if d.get("title_en")}
+
+
+def _levels(doc: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The ranking's levels from the top of the tree down, each unit with its mark."""
+    levels = doc.get("levels") or {}
+    ordered = sorted(levels, key=lambda lv: LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else len(LEVEL_ORDER))
+    return [(lv, [r | {"light": light(r["normalized"])} for r in levels[lv]]) for lv in ordered]
+
+
+def assess_link(scheme: str | None, code: str | None, **more: str) -> str:
+    query = {k: v for k, v in {"scheme": scheme, "unit": code, **more}.items() if v}
+    return "/ui/assess?" + urlencode(query)
+
+
+def render_assess(
+    request: Request,
+    ctx: Ctx,
+    scheme_id: str | None,
+    unit_text: str,
+    *,
+    failed: str | None = None,
+    error: DubanError | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The ranking page; a refused action's problems shown beside its form (`failed` names which)."""
+    lang = lang_of(request)
+    try:
+        with ctx.read() as s:
+            schemes = list_schemes(s)
+            scheme_id = scheme_id or _default_scheme(schemes, ctx.rt.local(ctx.rt.now()).year)
+            code, candidates = _resolve_unit(s, ctx.actor, unit_text)
+            doc = manage = bonus_items = None
+            if scheme_id and code:
+                doc = assessment.assess(s, ctx.rt, ctx.actor, scheme_id, code)
+                manage = _can_manage(s, ctx.actor, code)
+                bonus_items = latest_scheme(s, scheme_id)[2].bonus
+            english = _english_titles(s) if lang == "en" else {}
+    except DubanError as exc:
+        return page(request, "error.html", ctx, status=exc.status, **as_context(exc, lang))
+    labels = {"unit": "", "bonus": "", "points": "", "reason": ""}
+    problem = refusal(error, lang, labels) if error is not None else None
+    return page(
+        request,
+        "assess.html",
+        ctx,
+        status=status,
+        schemes=schemes,
+        scheme_id=scheme_id,
+        unit_text=unit_text,
+        candidates=candidates,
+        doc=doc,
+        levels=_levels(doc) if doc else [],
+        manage=manage,
+        bonus_items=bonus_items or [],
+        english=english,
+        failed=failed,
+        problem=problem,
+        typed=typed or {},
+        done=request.query_params.get("done", "")[:16],
+        link=assess_link,
+        green=GREEN,
+        amber=AMBER,
+    )
+
+
+@router.get("/ui/assess", response_model=None)
+def assess_page(request: Request, ctx: Caller) -> Response:
+    if ctx is None:
+        return to_login()
+    q = request.query_params
+    scheme = (q.get("scheme") or "")[:64] or None
+    return render_assess(request, ctx, scheme, q.get("unit") or "")
+
+
+@router.get("/ui/assess/{scheme}/{code}/card/{unit}", response_model=None)
+def score_card(request: Request, ctx: Caller, scheme: SchemeId, code: Code, unit: Code) -> Response:
+    if ctx is None:
+        return to_login()
+    lang = lang_of(request)
+    try:
+        with ctx.read() as s:
+            doc = assessment.assess(s, ctx.rt, ctx.actor, scheme, code)
+            english = _english_titles(s) if lang == "en" else {}
+        levels = doc.get("levels") or {}
+        row = next((r for rows in levels.values() for r in rows if r["code"] == unit), None)
+        if row is None:
+            raise NotFound(f"unit {unit} is not assessed under {scheme} by {code}")
+    except DubanError as exc:
+        return page(request, "error.html", ctx, status=exc.status, **as_context(exc, lang))
+    return page(
+        request,
+        "assess_card.html",
+        ctx,
+        doc=doc,
+        row=row | {"light": light(row["normalized"])},
+        ranked=len(levels[row["level"]]),
+        english=english,
+        back=assess_link(scheme, code),
+    )
+
+
+def _typed(form: Any, *names: str) -> dict[str, str]:
+    return {name: str(form.get(name, "")).strip()[:500] for name in names}
+
+
+@router.post("/ui/assess/{scheme}/{code}/close", response_model=None)
+async def close(request: Request, ctx: Caller, scheme: SchemeId, code: Code) -> Response:
+    if ctx is None:
+        return to_login()
+    form = await posted(request, ctx)
+    if form.get("confirmed") != "1":
+        try:
+            with ctx.read() as s:
+                doc = assessment.assess(s, ctx.rt, ctx.actor, scheme, code)
+        except DubanError as exc:
+            return page(request, "error.html", ctx, status=exc.status, **as_context(exc, lang_of(request)))
+        return page(
+            request,
+            "assess_confirm.html",
+            ctx,
+            doc=doc,
+            action=f"/ui/assess/{scheme}/{code}/close",
+            back=assess_link(scheme, code),
+            units=sum(len(rows) for rows in (doc.get("levels") or {}).values()),
+        )
+    try:
+        with ctx.write() as s:
+            assessment.close_assessment(s, ctx.rt, ctx.actor, scheme, code)
+    except DubanError as exc:
+        return render_assess(request, ctx, scheme, code, failed="close", error=exc, status=exc.status)
+    return redirect(assess_link(scheme, code, done="closed"))
+
+
+@router.post("/ui/assess/{scheme}/{code}/reopen", response_model=None)
+async def reopen(request: Request, ctx: Caller, scheme: SchemeId, code: Code) -> Response:
+    if ctx is None:
+        return to_login()
+    typed = _typed(await posted(request, ctx), "reason")
+    try:
+        if not typed["reason"]:
+            raise InvalidInput([Problem(code, "reason", "say why the assessment is reopened")])
+        with ctx.write() as s:
+            assessment.reopen_assessment(s, ctx.rt, ctx.actor, scheme, code, typed["reason"])
+    except DubanError as exc:
+        return render_assess(
+            request, ctx, scheme, code, failed="reopen", error=exc, typed=typed, status=exc.status
+        )
+    return redirect(assess_link(scheme, code, done="reopened"))
+
+
+@router.post("/ui/assess/{scheme}/{code}/bonus", response_model=None)
+async def bonus(request: Request, ctx: Caller, scheme: SchemeId, code: Code) -> Response:
+    if ctx is None:
+        return to_login()
+    typed = _typed(await posted(request, ctx), "unit", "bonus", "points", "reason")
+    try:
+        problems = [
+            Problem(code, name, "required")
+            for name in ("unit", "bonus", "points", "reason")
+            if not typed[name]
+        ]
+        try:
+            points = float(typed["points"]) if typed["points"] else 0.0
+        except ValueError:
+            problems.append(Problem(code, "points", "is not a number"))
+        if problems:
+            raise InvalidInput(problems)
+        with ctx.write() as s:
+            assessment.award_bonus(
+                s, ctx.rt, ctx.actor, scheme, code, typed["unit"], typed["bonus"], points, typed["reason"]
+            )
+    except DubanError as exc:
+        return render_assess(
+            request, ctx, scheme, code, failed="bonus", error=exc, typed=typed, status=exc.status
+        )
+    return redirect(assess_link(scheme, code, done="bonus"))
+
+
+def _ledger_query(request: Request, ctx: Ctx) -> dict[str, str]:
+    q = request.query_params
+    return {
+        "item": (q.get("item") or "").strip()[:64],
+        "period": (q.get("period") or str(ctx.rt.local(ctx.rt.now()).year)).strip()[:16],
+        "unit": (q.get("unit") or ctx.actor.unit_code).strip()[:64],
+    }
+
+
+@router.get("/ui/ledger", response_model=None)
+def ledger_page(request: Request, ctx: Caller) -> Response:
+    if ctx is None:
+        return to_login()
+    lang = lang_of(request)
+    chosen = _ledger_query(request, ctx)
+    book = error = None
+    items: list[dict[str, Any]] = []
+    try:
+        with ctx.read() as s:
+            items = lookups.assigned_items(s)
+            if chosen["item"]:
+                book = ledger.ledger(
+                    s, ctx.rt, ctx.actor, chosen["item"], chosen["unit"], chosen["period"] or None
+                )
+    except DubanError as exc:
+        # Shown above the form that chose it: a mistyped unit or period is corrected in place.
+        error = exc
+    values = as_context(error, lang, {"item": "", "period": "", "unit": ""})
+    return page(
+        request,
+        "ledger.html",
+        ctx,
+        status=error.status if error else 200,
+        items=items,
+        chosen=chosen,
+        book=book,
+        shown=LEDGER_ROWS,
+        xlsx="/ui/ledger.xlsx?" + urlencode(chosen),
+        figure=figure,
+        **values,
+    )
+
+
+@router.get("/ui/ledger.xlsx", response_model=None)
+def ledger_xlsx(request: Request, ctx: Caller) -> Response:
+    if ctx is None:
+        return to_login()
+    lang = lang_of(request)
+    chosen = _ledger_query(request, ctx)
+    try:
+        with ctx.read() as s:
+            book = ledger.ledger(
+                s, ctx.rt, ctx.actor, chosen["item"], chosen["unit"], chosen["period"] or None
+            )
+    except DubanError as exc:
+        return page(request, "error.html", ctx, status=exc.status, **as_context(exc, lang))
+    plain = (
+        f"ledger-{chosen['item']}-{book['unit']['code']}{'-' + chosen['period'] if chosen['period'] else ''}"
+    )
+    words = f"{book['unit']['name']}{book['definition']['title']}台账{chosen['period']}"
+    return Response(
+        ledger.ledger_workbook(book, lang),
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{plain}.xlsx\"; filename*=UTF-8''{quote(words)}.xlsx",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def figure(value: float | None, rate: bool = False) -> str:
+    """A ledger figure as people write it: 1,200.5 / 85.7% / — when there is none."""
+    if value is None:
+        return "—"
+    if rate:
+        return f"{value:g}%"
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
