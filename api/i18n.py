@@ -237,6 +237,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "rejected_n": ("被退回", "Sent back"),
     "completion_pts": ("完成得分", "Completion"),
     "quality_pts": ("质量评分", "Quality"),
+    "quality_field": ("质量评分（0–{n} 分，可不填）", "Quality points (0–{n}, optional)"),
     "deduct_words": ("{what} {n} 次 × {each} 分 = {total} 分", "{what}: {n} × {each} = {total} points"),
     "no_deductions": ("无扣分", "No deductions"),
     "no_bonus": ("无加分", "No bonus points"),

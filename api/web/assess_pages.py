@@ -8,6 +8,7 @@ form that answers with a redirect, and a refusal comes back beside the form that
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -22,7 +23,7 @@ from duban.api.web.refusals import as_context, refusal
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.assess import assessment, ledger
-from duban.engine.assess.versions import latest_scheme, list_schemes
+from duban.engine.assess.versions import latest_scheme, list_schemes, schemes_scoring
 from duban.engine.errors import DubanError, InvalidInput, NotFound, Problem
 from duban.engine.language.model import Level
 from duban.engine.org import tree
@@ -334,3 +335,29 @@ def figure(value: float | None, rate: bool = False) -> str:
     if rate:
         return f"{value:g}%"
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def quality_max(session: Session, task: dict[str, Any], definition: dict[str, Any]) -> float | None:
+    """The most quality points (评分) the approver may give on this approval, or None when none is asked:
+    only at the chain's last step, and only when a scheme of the task's year rates the item."""
+    if task["state"] != "submitted" or task["approval_step"] + 1 < len(definition.get("approval") or []):
+        return None
+    year = datetime.fromisoformat(task["due_at"]).year
+    rating = [s.item(task["definition_id"]) for _, s in schemes_scoring(session, task["definition_id"], year)]
+    maxima = [item.quality.max for item in rating if item is not None and item.quality is not None]
+    return min(maxima) if maxima else None
+
+
+def award_quality_on_approval(session: Session, rt: Any, actor: Actor, task_id: int, typed: str) -> None:
+    """The approver's quality points, in the approval's own transaction (nothing when left blank)."""
+    if not typed:
+        return
+    try:
+        points = float(typed)
+    except ValueError:
+        raise InvalidInput([Problem(f"task {task_id}", "quality", "is not a number")]) from None
+    try:
+        assessment.award_quality(session, rt, actor, task_id, points)
+    except InvalidInput as exc:
+        # Beside the 质量评分 field, not above the page.
+        raise InvalidInput([Problem(p.where, "quality", p.message) for p in exc.problems]) from None

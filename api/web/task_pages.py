@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from duban.api.deps import Ctx
 from duban.api.errors import status_of
 from duban.api.i18n import lang_of
+from duban.api.web.assess_pages import award_quality_on_approval, quality_max
 from duban.api.web.common import Caller, badge, page, posted, redirect, to_login
 from duban.api.web.history import describe
 from duban.api.web.refusals import as_context
@@ -30,7 +31,7 @@ TaskId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ACCEPT = ".pdf,.jpg,.jpeg,.png,.gif,.webp,.docx,.xlsx,.pptx,.zip,image/*,application/pdf"
 # What each move needs besides the task: (field, required)
 MOVES: dict[str, tuple[tuple[str, bool], ...]] = {
-    "approve": (),
+    "approve": (("quality", False),),
     "reject": (("reason", True),),
     "urge": (("reason", False),),
     "extend": (("due", True), ("reason", True)),
@@ -47,6 +48,7 @@ def _task_context(ctx: Ctx, task_id: int, lang: str) -> dict[str, Any]:
         approver = (
             task["id"] in tasks.awaiting_approval(s, ctx.actor) if task["state"] == "submitted" else False
         )
+        quality = quality_max(s, task, definition) if approver else None
     task["badge"] = badge(ctx, task)
     completion = definition.get("completion") or {}
     history = [describe(e, people, lang) for e in task["audit"]]
@@ -62,6 +64,7 @@ def _task_context(ctx: Ctx, task_id: int, lang: str) -> dict[str, Any]:
         and ctx.actor.unit_code == task["unit_code"]
         and ctx.actor.role in ("admin", "staff"),
         "can_approve": approver,
+        "quality_max": quality,
         "can_supervise": task["state"] in ("open", "submitted")
         and ctx.actor.role == "admin"
         and ctx.actor.unit_code != task["unit_code"],
@@ -115,7 +118,7 @@ def render_task(
         values = _task_context(ctx, task_id, lang)
     except DubanError as exc:
         return page(request, "error.html", ctx, status=status_of(exc)[0], **as_context(exc, lang))
-    labels = {f["name"]: f["label"] for f in values["fields"]} | {"files": "", "progress": ""}
+    labels = {f["name"]: f["label"] for f in values["fields"]} | {"files": "", "progress": "", "quality": ""}
     if typed is None:
         # A task sent back opens with what was handed in last time, to correct rather than retype.
         typed = {
@@ -218,6 +221,7 @@ def _act(ctx: Ctx, move: str, task_id: int, inputs: dict[str, str]) -> None:
     with ctx.write() as s:
         if move == "approve":
             lifecycle.approve_task(s, ctx.rt, ctx.actor, task_id)
+            award_quality_on_approval(s, ctx.rt, ctx.actor, task_id, inputs.get("quality", ""))
         elif move == "reject":
             lifecycle.reject_task(s, ctx.rt, ctx.actor, task_id, inputs["reason"])
         elif move == "urge":

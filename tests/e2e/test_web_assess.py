@@ -399,3 +399,46 @@ def test_the_ranking_and_a_card_in_chromium_on_desktop_and_phone(scored: World, 
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
             page.screenshot(path=str(ARTIFACTS / f"{name}-ledger.png"), full_page=True)
         browser.close()
+
+
+def test_quality_points_on_approval_in_the_same_transaction(
+    client: TestClient, world: World, replay: Any, backend: str
+) -> None:
+    from duban.engine.store.models import ScoreAward
+
+    rt = world.rt
+    with write_session(world.db) as s:
+        store_definitions(s, rt.now(), OPERATOR, [parse_definition(WARMTH, "warmth.yaml")])
+        store_schemes(s, rt.now(), OPERATOR, [(parse_scheme(SCHEME, "scheme.yaml"), "scheme.yaml", SCHEME)])
+        fanout.assign_definition(s, rt, actor_for(s, "k01-admin"), "test-warmth", "K01")
+    task = task_ids(world, "test-warmth")["G01"]
+    with write_session(world.db) as s:
+        lifecycle.submit_task(s, rt, actor_for(s, "g01-staff"), task, form={"households": 3, "funds": 90})
+    as_user(client, "t01-admin")
+    html = client.get(f"/ui/tasks/{task}").text
+    assert 'name="quality"' in html and "质量评分（0–10 分，可不填）" in html
+    token = csrf_of(html)
+    confirm = client.post(f"/ui/tasks/{task}/approve", data={"csrf": token, "quality": "8"})
+    assert 'name="quality" value="8"' in confirm.text and "质量评分：<strong>8</strong>" in confirm.text
+    over = client.post(f"/ui/tasks/{task}/approve", data={"csrf": token, "quality": "12", "confirmed": "1"})
+    assert over.status_code == 422 and "质量评分应在 0 至 10 分之间" in over.text
+    with read_session(world.db) as s:
+        assert (
+            s.scalar(select(Task.state).where(Task.id == task)) == "submitted"
+        )  # the approval rolled back too
+    done = client.post(
+        f"/ui/tasks/{task}/approve",
+        data={"csrf": token, "quality": "8", "confirmed": "1"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    with read_session(world.db) as s:
+        assert s.scalar(select(Task.state).where(Task.id == task)) == "done"
+        awards = s.execute(select(ScoreAward.kind, ScoreAward.points, ScoreAward.awarded_by)).all()
+        actions = s.scalars(select(Audit.action).where(Audit.task_id == task).order_by(Audit.id)).all()
+    assert [tuple(a) for a in awards] == [("quality", 8, "t01-admin")]
+    assert actions[-2:] == ["task.approved", "score.quality"]
+    # The county's card shows it.
+    as_user(client, "k01-admin")
+    card = client.get("/ui/assess/test-scheme/K01/card/G01").text
+    assert re.search(r"质量评分</dt><dd>8</dd>", card)
