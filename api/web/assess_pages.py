@@ -119,6 +119,8 @@ def render_assess(
             english = _english_titles(s) if lang == "en" else {}
     except DubanError as exc:
         return page(request, "error.html", ctx, status=exc.status, **as_context(exc, lang))
+    if code is None and not candidates:
+        status = 404  # as for a union outside the caller's subtree: nothing tells the two apart
     labels = {"unit": "", "bonus": "", "points": "", "reason": ""}
     problem = refusal(error, lang, labels) if error is not None else None
     return page(

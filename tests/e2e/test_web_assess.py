@@ -208,7 +208,7 @@ def test_a_unit_found_by_name_and_a_choice_among_several(
     assert 'id="candidates"' in several.text and "请选择单位" in several.text
     assert "unit=K01" in several.text and "unit=T01" in several.text
     none = client.get("/ui/assess", params={"scheme": "test-scheme", "unit": "不存在"})
-    assert "没有找到这个单位" in none.text
+    assert none.status_code == 404 and "没有找到这个单位" in none.text
 
 
 def test_the_score_card_says_each_deduction_in_words(client: TestClient, scored: World, backend: str) -> None:
