@@ -387,6 +387,13 @@ def test_the_ranking_and_a_card_in_chromium_on_desktop_and_phone(scored: World, 
             # Nothing wider than the screen: the table is a stack of cards on a phone.
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
             page.screenshot(path=str(ARTIFACTS / f"{name}-assess.png"), full_page=True)
+            page.click("#manage summary")
+            page.select_option("#bonus-form select[name=unit]", "G01")
+            page.fill("#bonus-form input[name=points]", "9")
+            page.fill("#bonus-form input[name=reason]", "先进集体")
+            page.click("#give-bonus")
+            expect(page.locator("#manage .error")).to_contain_text("累计最多 5 分，已加 3 分")
+            page.screenshot(path=str(ARTIFACTS / f"{name}-assess-refused.png"), full_page=True)
             page.locator("tr.rank-row a").nth(1).click()
             expect(page.locator("h1")).to_contain_text("莞城第一小学工会")
             expect(page.locator("ul.deductions li").first).to_have_text("逾期提交 1 次 × −5 分 = −5 分")
