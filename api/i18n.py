@@ -218,6 +218,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "assess_done_bonus": ("已加分", "Bonus points given"),
     "nothing_scored": ("暂无计分的单位", "No unit has scored work yet"),
     "n_units": ("共 {n} 个单位", "{n} units"),
+    "see_all_units": ("查看全部 {n} 个单位的排名", "See all {n} units"),
+    "all_levels": ("返回各层级排名", "Back to every level"),
     "assess_rank": ("排名", "Rank"),
     "assess_score_of": ("得分/满分", "Score / full"),
     "assess_bonus": ("加分", "Bonus"),

@@ -37,6 +37,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GREEN, AMBER = 90.0, 70.0
 LEVEL_ORDER = [lv.value for lv in Level]
 LEDGER_ROWS = 200  # rows shown on the page; the workbook has them all
+TOP = 50  # units shown per level on the overview; a level's own pages hold RANK_PAGE each
+RANK_PAGE = 200
 
 
 def light(normalized: float) -> str:
@@ -119,6 +121,18 @@ def render_assess(
             english = _english_titles(s) if lang == "en" else {}
     except DubanError as exc:
         return page(request, "error.html", ctx, status=exc.status, **as_context(exc, lang))
+    all_levels = _levels(doc) if doc else []
+    focus = request.query_params.get("level", "")
+    focus = focus if focus in dict(all_levels) else ""
+    page_no, pages = 1, 1
+    if focus:
+        # One level, every unit of it a page at a time.
+        rows = dict(all_levels)[focus]
+        pages = max(1, -(-len(rows) // RANK_PAGE))
+        page_no = min(pages, max(1, _int(request.query_params.get("page"), 1)))
+        shown = [(focus, rows[(page_no - 1) * RANK_PAGE : page_no * RANK_PAGE])]
+    else:
+        shown = [(lv, rows[:TOP]) for lv, rows in all_levels]
     if code is None and not candidates:
         status = 404  # as for a union outside the caller's subtree: nothing tells the two apart
     labels = {"unit": "", "bonus": "", "points": "", "reason": ""}
@@ -133,7 +147,11 @@ def render_assess(
         unit_text=unit_text,
         candidates=candidates,
         doc=doc,
-        levels=_levels(doc) if doc else [],
+        levels=all_levels,
+        shown=shown,
+        focus=focus,
+        page_no=page_no,
+        pages=pages,
         manage=manage,
         bonus_items=bonus_items or [],
         english=english,
@@ -181,6 +199,13 @@ def score_card(request: Request, ctx: Caller, scheme: SchemeId, code: Code, unit
         english=english,
         back=assess_link(scheme, code),
     )
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text or default)
+    except ValueError:
+        return default
 
 
 def _typed(form: Any, *names: str) -> dict[str, str]:

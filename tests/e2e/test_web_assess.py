@@ -449,3 +449,19 @@ def test_quality_points_on_approval_in_the_same_transaction(
     as_user(client, "k01-admin")
     card = client.get("/ui/assess/test-scheme/K01/card/G01").text
     assert re.search(r"质量评分</dt><dd>8</dd>", card)
+
+
+def test_a_long_level_shows_its_top_then_pages_of_its_own(
+    client: TestClient, scored: World, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from duban.api.web import assess_pages
+
+    monkeypatch.setattr(assess_pages, "TOP", 1)
+    monkeypatch.setattr(assess_pages, "RANK_PAGE", 1)
+    as_user(client, "k01-admin")
+    top = client.get("/ui/assess?scheme=test-scheme").text
+    assert [name for _r, name, _s in ranking(top)] == ["华达电子有限公司工会"]
+    more = re.search(r'<p class="more"><a href="([^"]+)">查看全部 2 个单位的排名</a>', top)
+    assert more
+    second = client.get(more.group(1).replace("&amp;", "&") + "&page=2").text
+    assert ranking(second) == [("2", "莞城第一小学工会", "49")] and "第 2 / 2 页" in second
