@@ -39,6 +39,7 @@ LEVEL_ORDER = [lv.value for lv in Level]
 LEDGER_ROWS = 200  # rows shown on the page; the workbook has them all
 TOP = 50  # units shown per level on the overview; a level's own pages hold RANK_PAGE each
 RANK_PAGE = 200
+PICK_MAX = 300  # up to this many ranked units the bonus form offers them in a select; beyond, a code is typed
 
 
 def light(normalized: float) -> str:
@@ -150,6 +151,8 @@ def render_assess(
         levels=all_levels,
         shown=shown,
         focus=focus,
+        ranked_units=sum(len(rows) for _, rows in all_levels),
+        pick_max=PICK_MAX,
         page_no=page_no,
         pages=pages,
         manage=manage,

@@ -458,9 +458,12 @@ def test_a_long_level_shows_its_top_then_pages_of_its_own(
 
     monkeypatch.setattr(assess_pages, "TOP", 1)
     monkeypatch.setattr(assess_pages, "RANK_PAGE", 1)
+    monkeypatch.setattr(assess_pages, "PICK_MAX", 1)
     as_user(client, "k01-admin")
     top = client.get("/ui/assess?scheme=test-scheme").text
     assert [name for _r, name, _s in ranking(top)] == ["华达电子有限公司工会"]
+    # More units than a select should hold: the bonus form asks for the unit's code instead.
+    assert '<input type="text" name="unit" required' in top and '<select name="unit"' not in top
     more = re.search(r'<p class="more"><a href="([^"]+)">查看全部 2 个单位的排名</a>', top)
     assert more
     second = client.get(more.group(1).replace("&amp;", "&") + "&page=2").text
