@@ -222,6 +222,10 @@ def test_the_score_card_says_each_deduction_in_words(client: TestClient, scored:
     assert "逾期未完成 1 次 × −20 分 = −20 分" in html
     assert "基层第 2 名（共 2 个）" in html
     assert "/ui/tasks?unit=G02&amp;item=test-warmth&amp;sub=0" in html
+    english = client.get("/ui/assess/test-scheme/K01/card/G02?lang=en").text
+    assert "Handed in late: 1 × −5 = −5 points" in english and "Send warmth" in english
+    assert "逾期" not in english
+    client.get("/ui/assess?lang=zh")
     g01 = client.get("/ui/assess/test-scheme/K01/card/G01").text
     assert "获评模范职工之家" in g01 and "获评市级模范职工之家" in g01 and "+3" in g01
     # The linked list holds exactly that unit's task of that item.
