@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from duban.api.deps import Ctx
+from duban.api.errors import status_of
 from duban.api.i18n import lang_of
 from duban.api.web.common import Caller, page, posted, redirect, to_login
 from duban.api.web.refusals import as_context, refusal
@@ -121,7 +122,7 @@ def render_assess(
                 bonus_items = latest_scheme(s, scheme_id)[2].bonus
             english = _english_titles(s) if lang == "en" else {}
     except DubanError as exc:
-        return page(request, "error.html", ctx, status=exc.status, **as_context(exc, lang))
+        return page(request, "error.html", ctx, status=status_of(exc)[0], **as_context(exc, lang))
     all_levels = _levels(doc) if doc else []
     focus = request.query_params.get("level", "")
     focus = focus if focus in dict(all_levels) else ""
@@ -191,7 +192,7 @@ def score_card(request: Request, ctx: Caller, scheme: SchemeId, code: Code, unit
         if row is None:
             raise NotFound(f"unit {unit} is not assessed under {scheme} by {code}")
     except DubanError as exc:
-        return page(request, "error.html", ctx, status=exc.status, **as_context(exc, lang))
+        return page(request, "error.html", ctx, status=status_of(exc)[0], **as_context(exc, lang))
     return page(
         request,
         "assess_card.html",
@@ -225,7 +226,9 @@ async def close(request: Request, ctx: Caller, scheme: SchemeId, code: Code) -> 
             with ctx.read() as s:
                 doc = assessment.assess(s, ctx.rt, ctx.actor, scheme, code)
         except DubanError as exc:
-            return page(request, "error.html", ctx, status=exc.status, **as_context(exc, lang_of(request)))
+            return page(
+                request, "error.html", ctx, status=status_of(exc)[0], **as_context(exc, lang_of(request))
+            )
         return page(
             request,
             "assess_confirm.html",
@@ -239,7 +242,7 @@ async def close(request: Request, ctx: Caller, scheme: SchemeId, code: Code) -> 
         with ctx.write() as s:
             assessment.close_assessment(s, ctx.rt, ctx.actor, scheme, code)
     except DubanError as exc:
-        return render_assess(request, ctx, scheme, code, failed="close", error=exc, status=exc.status)
+        return render_assess(request, ctx, scheme, code, failed="close", error=exc, status=status_of(exc)[0])
     return redirect(assess_link(scheme, code, done="closed"))
 
 
@@ -255,7 +258,7 @@ async def reopen(request: Request, ctx: Caller, scheme: SchemeId, code: Code) ->
             assessment.reopen_assessment(s, ctx.rt, ctx.actor, scheme, code, typed["reason"])
     except DubanError as exc:
         return render_assess(
-            request, ctx, scheme, code, failed="reopen", error=exc, typed=typed, status=exc.status
+            request, ctx, scheme, code, failed="reopen", error=exc, typed=typed, status=status_of(exc)[0]
         )
     return redirect(assess_link(scheme, code, done="reopened"))
 
@@ -283,7 +286,7 @@ async def bonus(request: Request, ctx: Caller, scheme: SchemeId, code: Code) -> 
             )
     except DubanError as exc:
         return render_assess(
-            request, ctx, scheme, code, failed="bonus", error=exc, typed=typed, status=exc.status
+            request, ctx, scheme, code, failed="bonus", error=exc, typed=typed, status=status_of(exc)[0]
         )
     return redirect(assess_link(scheme, code, done="bonus"))
 
@@ -320,7 +323,7 @@ def ledger_page(request: Request, ctx: Caller) -> Response:
         request,
         "ledger.html",
         ctx,
-        status=error.status if error else 200,
+        status=status_of(error)[0] if error else 200,
         items=items,
         chosen=chosen,
         book=book,
@@ -343,7 +346,7 @@ def ledger_xlsx(request: Request, ctx: Caller) -> Response:
                 s, ctx.rt, ctx.actor, chosen["item"], chosen["unit"], chosen["period"] or None
             )
     except DubanError as exc:
-        return page(request, "error.html", ctx, status=exc.status, **as_context(exc, lang))
+        return page(request, "error.html", ctx, status=status_of(exc)[0], **as_context(exc, lang))
     plain = (
         f"ledger-{chosen['item']}-{book['unit']['code']}{'-' + chosen['period'] if chosen['period'] else ''}"
     )
