@@ -71,11 +71,6 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "action.score.bonus": ("加分", "gave bonus points"),
     "action.outbox.dead": ("通知发送失败", "gave up sending a notice"),
     "action.outbox.retried": ("重新发送通知", "retried notices"),
-    "action.assessment.closed": ("关闭考核", "closed the assessment"),
-    "action.assessment.reopened": ("重新开启考核", "reopened the assessment"),
-    "action.score.quality": ("质量评分", "scored the quality"),
-    "action.score.bonus": ("加分", "gave bonus points"),
-    "action.scheme.loaded": ("载入考核细则", "loaded a scoring scheme"),
     # An assessment's state (engine/assess/assessment.py) and what costs an item points.
     "assessment.open": ("进行中", "Open"),
     "assessment.closed": ("已关闭", "Closed"),
