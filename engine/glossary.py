@@ -72,8 +72,8 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "action.outbox.dead": ("通知发送失败", "gave up sending a notice"),
     "action.outbox.retried": ("重新发送通知", "retried notices"),
     # An assessment's state (engine/assess/assessment.py) and what costs an item points.
-    "assessment.open": ("进行中", "Open"),
-    "assessment.closed": ("已关闭", "Closed"),
+    "assessment_state.open": ("进行中", "Open"),
+    "assessment_state.closed": ("已关闭", "Closed"),
     "deduction.late": ("逾期提交", "Handed in late"),
     "deduction.missing": ("逾期未完成", "Not done past the deadline"),
     "deduction.rejected": ("被退回", "Sent back"),

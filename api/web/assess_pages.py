@@ -34,8 +34,6 @@ router = APIRouter()
 SchemeId = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9-]+$")]
 Code = Annotated[str, Path(max_length=64, pattern=r"^[^\x00-\x1f\x7f/]+$")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# 折合得分 at or above GREEN is green, at or above AMBER amber, below it red (docs/ui.md).
-GREEN, AMBER = 90.0, 70.0
 LEVEL_ORDER = [lv.value for lv in Level]
 LEDGER_ROWS = 200  # rows shown on the page; the workbook has them all
 TOP = 50  # units shown per level on the overview; a level's own pages hold RANK_PAGE each
@@ -43,11 +41,17 @@ RANK_PAGE = 200
 PICK_MAX = 300  # up to this many ranked units the bonus form offers them in a select; beyond, a code is typed
 
 
-def light(normalized: float) -> str:
+def thresholds(ctx: Ctx) -> tuple[float, float]:
+    """The 折合得分 at or above which a mark is green, and amber: the dashboard's 红黄绿灯 settings
+    (DUBAN_LIGHT_GREEN, DUBAN_LIGHT_YELLOW; 90 and 70 unless set)."""
+    return ctx.settings.light_green, ctx.settings.light_yellow
+
+
+def light(normalized: float, green: float, amber: float) -> str:
     """The mark of a 折合得分: green, amber or red."""
-    if normalized >= GREEN:
+    if normalized >= green:
         return "green"
-    return "amber" if normalized >= AMBER else "red"
+    return "amber" if normalized >= amber else "red"
 
 
 def _default_scheme(schemes: list[dict[str, Any]], year: int) -> str | None:
@@ -85,11 +89,11 @@ def _english_titles(session: Session) -> dict[str, str]:
     return {d["id"]: d["title_en"] for d in lookups.assigned_items(session) if d.get("title_en")}
 
 
-def _levels(doc: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+def _levels(doc: dict[str, Any], green: float, amber: float) -> list[tuple[str, list[dict[str, Any]]]]:
     """The ranking's levels from the top of the tree down, each unit with its mark."""
     levels = doc.get("levels") or {}
     ordered = sorted(levels, key=lambda lv: LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else len(LEVEL_ORDER))
-    return [(lv, [r | {"light": light(r["normalized"])} for r in levels[lv]]) for lv in ordered]
+    return [(lv, [r | {"light": light(r["normalized"], green, amber)} for r in levels[lv]]) for lv in ordered]
 
 
 def assess_link(scheme: str | None, code: str | None, **more: str) -> str:
@@ -123,7 +127,8 @@ def render_assess(
             english = _english_titles(s) if lang == "en" else {}
     except DubanError as exc:
         return page(request, "error.html", ctx, status=status_of(exc)[0], **as_context(exc, lang))
-    all_levels = _levels(doc) if doc else []
+    green, amber = thresholds(ctx)
+    all_levels = _levels(doc, green, amber) if doc else []
     focus = request.query_params.get("level", "")
     focus = focus if focus in dict(all_levels) else ""
     page_no, pages = 1, 1
@@ -164,8 +169,8 @@ def render_assess(
         typed=typed or {},
         done=request.query_params.get("done", "")[:16],
         link=assess_link,
-        green=GREEN,
-        amber=AMBER,
+        green=green,
+        amber=amber,
     )
 
 
@@ -198,7 +203,7 @@ def score_card(request: Request, ctx: Caller, scheme: SchemeId, code: Code, unit
         "assess_card.html",
         ctx,
         doc=doc,
-        row=row | {"light": light(row["normalized"])},
+        row=row | {"light": light(row["normalized"], *thresholds(ctx))},
         ranked=len(levels[row["level"]]),
         english=english,
         back=assess_link(scheme, code),
