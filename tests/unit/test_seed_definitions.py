@@ -331,3 +331,14 @@ def test_the_items_the_issue_named_say_what_the_seed_says(definitions: list[Defi
     assert by_id(definitions, "staff-congress-proposal-handling").approval == []
     # No count the seed does not state.
     assert by_id(definitions, "bargaining-specialist-team").completion.target.default is None  # type: ignore[union-attr]
+
+
+def test_the_example_scoring_scheme_scores_only_shipped_items() -> None:
+    from duban.engine.assess.scheme import load_scheme_paths
+
+    schemes = load_scheme_paths([DEFINITIONS / "schemes"])
+    shipped = {p.stem for p in DEFINITIONS.glob("*.yaml")}
+    for scheme, _, _ in schemes:
+        # The plan states no points: an example scheme says so in its own title.
+        assert scheme.title.startswith("（示例）")
+        assert {i.definition for i in scheme.items} <= shipped
