@@ -141,3 +141,25 @@ def test_plans_from_the_command_line(tmp_path: Path) -> None:
     assert report["total"]["tasks"] == done["created"] > 0
     both = duban("assign", "test-congress", "--plan", "college-union-plan", "--scope", "C01")
     assert both.exit_code == 2
+
+
+def test_the_whole_opinions_assigned_on_the_college_plans_date_is_born_on_time(db: Engine, replay) -> None:  # type: ignore[no-untyped-def]
+    """The 意见 assigned whole on 3月12日: nothing overdue, nothing escalated by the first sweeps."""
+    from duban.engine.followup.sweep import sweep_due
+
+    replay.at("2026-03-12T10:00")
+    with write_session(db) as s:
+        now = replay.rt.now()
+        import_units(s, now, OPERATOR, FIXTURES / "tree.csv")
+        store_definitions(s, now, OPERATOR, load_paths([seed_plans().parent]))
+    opinions = next(p.plan for p in load_plans(seed_plans()) if p.plan.id == "city-union-opinions")
+    with write_session(db) as s:
+        result = plans.assign_plan(s, replay.rt, OPERATOR, opinions, "C01", due=date(2026, 12, 15))
+    assert len(result.items) == len(opinions.items) and sum(i["created"] for i in result.items) > 0
+    for at in ("2026-03-12T10:05", "2026-03-13T09:30"):
+        replay.at(at)
+        swept = sweep_due(db, replay.rt)
+        assert swept.escalations == 0, at
+    with read_session(db) as s:
+        overdue = s.scalar(select(func.count()).select_from(Task).where(Task.overdue_at <= replay.rt.now()))
+    assert overdue == 0
