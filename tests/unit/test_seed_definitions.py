@@ -342,3 +342,15 @@ def test_the_example_scoring_scheme_scores_only_shipped_items() -> None:
         # The plan states no points: an example scheme says so in its own title.
         assert scheme.title.startswith("（示例）")
         assert {i.definition for i in scheme.items} <= shipped
+
+
+def test_what_users_read_holds_no_developer_words(definitions: list[Definition]) -> None:
+    # Titles and descriptions are shown on the task page: no event names, options or field keys.
+    developer = re.compile(r"[a-z_]+\.[a-z_]+|--[a-z]|\bdefaults\b|\b(?:tags?|applies_to|trigger)\b")
+    found = {
+        d.id: developer.findall(text)
+        for d in definitions
+        for text in (d.title, d.description or "")
+        if developer.search(text)
+    }
+    assert found == {}
