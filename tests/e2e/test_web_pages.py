@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from conftest import PASSWORD
 from fastapi.testclient import TestClient
@@ -119,3 +120,22 @@ def test_a_body_over_the_cap_answers_a_page(client: TestClient, backend: str) ->
     )
     assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
     assert "上传的内容太大" in r.text
+
+
+def test_the_preview_says_which_values_are_the_offices_suggestion(world: Any, client: TestClient) -> None:
+    from duban.engine.access.actors import OPERATOR
+    from duban.engine.language.loader import parse_definition
+    from duban.engine.store.db import write_session
+    from duban.engine.work.catalog import store_definitions
+
+    text = (
+        "id: suggested-times\ntitle: 建议期限的事项\ntrigger: {every: year}\ndue: end_of_period\n"
+        "reminders: [P7D]\napplies_to: {levels: [grassroots]}\ndefaults: [trigger.every, reminders]\n"
+    )
+    with write_session(world.db) as s:
+        store_definitions(s, world.rt.now(), OPERATOR, [parse_definition(text, "suggested.yaml")])
+    csrf = sign_in_web(client, "k01-admin")
+    form = {"definition": "suggested-times", "scope": "K01", "action": "preview", "csrf": csrf}
+    page = client.post("/ui/assign", data=form).text
+    assert "以下为办公室建议值，计划原文未作规定" in page and "周期、提醒时间" in page
+    assert "trigger.every" not in page
