@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from duban.bench.report import measurement
 from duban.bench.tree import PROVINCE
 from duban.bench.world import FANOUT_DEF, T0, BenchOptions, World, clocked
@@ -98,7 +100,7 @@ def measure(world: World) -> dict[str, Any]:
 
     def engine_score() -> dict[str, Any]:
         with read_session(world.engine) as s:
-            root = s.query(Unit).filter(Unit.code == PROVINCE).one()
+            root = s.execute(select(Unit).where(Unit.code == PROVINCE)).scalar_one()
             return score(s, rt, SCHEME, root)
 
     def hand_score() -> Any:

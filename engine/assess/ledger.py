@@ -19,7 +19,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
@@ -52,7 +52,7 @@ def _period(label_: str | None, where: str) -> Period | None:
 def _in_period(rt: Runtime, period: Period | None) -> Any:
     """Tasks of the period: its label where the task has one, else a due date inside it."""
     if period is None:
-        return and_()
+        return true()
     start = datetime.combine(period.start, time(0), rt.tz)
     end = datetime.combine(period.end + timedelta(days=1), time(0), rt.tz)
     return or_(
