@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from duban.api.errors import status_of
 from duban.api.i18n import lang_of
 from duban.api.web import Caller, page, to_login
+from duban.api.web.common import when
 from duban.api.web.refusals import as_context
 from duban.engine.errors import DubanError
 from duban.engine.glossary import label
@@ -238,7 +239,7 @@ def dashboard_page(request: Request, ctx: Caller, code: str | None = None) -> Re
         stack=stack,
         ring=ring,
         export=export,
-        as_of=workbook.as_of_text(doc["as_of"]),
+        as_of=when(doc["as_of"], lang, clock=True),
         unfinished=(TaskState.open.value, TaskState.submitted.value),
     )
     response.headers["Cache-Control"] = "no-store"

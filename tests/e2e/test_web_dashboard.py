@@ -67,6 +67,8 @@ def test_the_dashboard_links_every_figure_to_its_task_list(client: TestClient, w
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     html = r.text
     assert "东莞市总工会 · 进度总览" in html and "莞城街道总工会" in html and "虎门镇总工会" in html
+    # The as-of time in words, as every other page writes a date.
+    assert re.search(r"统计截至 \d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", html)
     # Charts are SVG drawn on the server, coloured by classes: no style attribute, no script.
     assert "<svg" in html and 'class="part-done"' in html and "<script" not in html and "style=" not in html
     found = links(html)
