@@ -147,10 +147,22 @@ def figures(
     session: Session, rt: Runtime, actor: Actor, def_id: str, code: str, period_label: str | None = None
 ) -> dict[str, Any]:
     """The item's measures per child unit and for the whole subtree, this period and the year before."""
+    return _figures(session, rt, *_subject(session, actor, def_id, code, period_label))
+
+
+def _subject(
+    session: Session, actor: Actor, def_id: str, code: str, period_label: str | None
+) -> tuple[Unit, Definition, Period | None]:
+    # The union (within the actor's sight), the item's newest version and the period: read once per view.
     root = tree.get_unit(session, code)
     permissions.require_sees(actor, root.path, root.code)
     defn = catalog.definition_of(catalog.latest_version(session, def_id))
-    period = _period(period_label, def_id)
+    return root, defn, _period(period_label, def_id)
+
+
+def _figures(
+    session: Session, rt: Runtime, root: Unit, defn: Definition, period: Period | None
+) -> dict[str, Any]:
     before = _year_before(period)
     now_groups = _group(session, rt, defn, root, period)
     last_groups = _group(session, rt, defn, root, before) if before else {}
@@ -212,10 +224,8 @@ def ledger(
     session: Session, rt: Runtime, actor: Actor, def_id: str, code: str, period_label: str | None = None
 ) -> dict[str, Any]:
     """One row per task of the item under `code` in the period, with the figures rolled up beside them."""
-    summary = figures(session, rt, actor, def_id, code, period_label)
-    root = tree.get_unit(session, code)
-    defn = catalog.definition_of(catalog.latest_version(session, def_id))
-    period = _period(period_label, def_id)
+    root, defn, period = _subject(session, actor, def_id, code, period_label)
+    summary = _figures(session, rt, root, defn, period)
     sub = _last_submission()
     files = select(attachments.c.task_id, func.count().label("n")).group_by(attachments.c.task_id).subquery()
     rows = session.execute(
