@@ -33,10 +33,11 @@ from sqlalchemy.orm import Session
 from duban.engine.assess.scheme import Scheme, SchemeItem
 from duban.engine.org import tree
 from duban.engine.runtime import Runtime
-from duban.engine.store.models import Assignment, Audit, DefinitionVersion, ScoreAward, Task, TaskState, Unit
+from duban.engine.store.models import Assignment, Audit, ScoreAward, Task, TaskState, Unit
+from duban.engine.work import catalog
 
 tasks, units, assignments = Task.__table__, Unit.__table__, Assignment.__table__
-audit, awards, definitions = Audit.__table__, ScoreAward.__table__, DefinitionVersion.__table__
+audit, awards = Audit.__table__, ScoreAward.__table__
 
 COUNTED = (TaskState.open.value, TaskState.submitted.value, TaskState.done.value)
 
@@ -195,27 +196,11 @@ def item_score(item: SchemeItem, f: ItemFigures) -> dict[str, Any]:
     }
 
 
-def titles(session: Session, def_ids: list[str]) -> dict[str, str]:
-    """Each item's title, from its newest stored version."""
-    newest = (
-        select(definitions.c.def_id, func.max(definitions.c.version).label("v"))
-        .where(definitions.c.def_id.in_(def_ids))
-        .group_by(definitions.c.def_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(definitions.c.def_id, definitions.c.title).join(
-            newest, (definitions.c.def_id == newest.c.def_id) & (definitions.c.version == newest.c.v)
-        )
-    )
-    return {r.def_id: r.title for r in rows}
-
-
 def score(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[str, Any]:
     """Every unit below `root` scored and ranked among its level; each with its item-by-item breakdown."""
     figures = gather(session, rt, scheme, root.path)
     extra = bonuses(session, scheme, root.path)
-    names = titles(session, [i.definition for i in scheme.items])
+    names = catalog.newest_titles(session, {i.definition for i in scheme.items})
     by_unit: dict[int, dict[str, ItemFigures]] = defaultdict(dict)
     for (unit_id, def_id), f in figures.items():
         if f.tasks:

@@ -20,15 +20,15 @@ from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.errors import InvalidInput, Problem
 from duban.engine.org import tree
-from duban.engine.store.models import Assignment, DefinitionVersion, Task, TaskCount, TaskState, Unit
+from duban.engine.store.models import Assignment, Task, TaskCount, TaskState, Unit
 from duban.engine.store.types import Instant
 from duban.engine.time.periods import parse_period
+from duban.engine.work import catalog
 
 tasks = Task.__table__
 units = Unit.__table__
 assignments = Assignment.__table__
 counts = TaskCount.__table__
-versions = DefinitionVersion.__table__
 parent_tasks = Task.__table__.alias("parent_task")
 
 UNFINISHED = (TaskState.open.value, TaskState.submitted.value)
@@ -320,25 +320,6 @@ def _visible(session: Session, actor: Actor, code: str) -> Unit:
     return root
 
 
-def _titles(session: Session, def_ids: set[str]) -> dict[str, str]:
-    """Each item's title, from its newest stored version."""
-    if not def_ids:
-        return {}
-    newest = (
-        select(versions.c.def_id, func.max(versions.c.version).label("v"))
-        .where(versions.c.def_id.in_(def_ids))
-        .group_by(versions.c.def_id)
-        .subquery()
-    )
-    return dict(
-        session.execute(
-            select(versions.c.def_id, versions.c.title).join(
-                newest, (newest.c.def_id == versions.c.def_id) & (newest.c.v == versions.c.version)
-            )
-        ).all()
-    )
-
-
 def _report(
     session: Session,
     root: Unit,
@@ -396,7 +377,7 @@ def _report(
             _correct(by_child[t.prefix], *part)
             if (t.prefix, def_id) in cells:
                 _correct(cells[(t.prefix, def_id)], *part)
-    titles = _titles(session, set(by_def))
+    titles = catalog.newest_titles(session, set(by_def))
     ordered = sorted(children.items(), key=lambda item: item[1].code)
     return {
         "unit": {"code": root.code, "name": root.name, "level": root.level},

@@ -154,3 +154,22 @@ def list_definitions(session: Session) -> list[DefinitionVersion]:
         .order_by(DefinitionVersion.def_id)
     )
     return list(session.scalars(stmt))
+
+
+def newest_titles(session: Session, def_ids: set[str]) -> dict[str, str]:
+    """Each item's title, from its newest stored version."""
+    if not def_ids:
+        return {}
+    v = DefinitionVersion.__table__
+    newest = (
+        select(v.c.def_id, func.max(v.c.version).label("n"))
+        .where(v.c.def_id.in_(def_ids))
+        .group_by(v.c.def_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(v.c.def_id, v.c.title).join(
+            newest, (newest.c.def_id == v.c.def_id) & (newest.c.n == v.c.version)
+        )
+    )
+    return {r.def_id: r.title for r in rows}
