@@ -354,3 +354,24 @@ def test_what_users_read_holds_no_developer_words(definitions: list[Definition])
         if developer.search(text)
     }
     assert found == {}
+
+
+def test_a_date_that_records_what_happened_cannot_lie_ahead(definitions: list[Definition]) -> None:
+    # A training attended, a meeting held, a contract signed: reported done, so on or before today.
+    from datetime import date
+
+    from duban.engine.errors import InvalidInput
+    from duban.engine.work.evidence import validate_form
+
+    training = by_id(definitions, "cadre-onboarding-training").completion
+    today = date(2026, 3, 20)
+    assert validate_form(training, {"trained_on": "2026-03-18"}, "", "t", today)["trained_on"] == "2026-03-18"
+    with pytest.raises(InvalidInput, match="trained_on"):
+        validate_form(training, {"trained_on": "2027-12-01"}, "", "t", today)
+    required_dates = [
+        (d.id, name)
+        for d in definitions
+        for name, spec in d.completion.form.items()
+        if spec.type == "date" and spec.required and spec.max is None
+    ]
+    assert required_dates == []
