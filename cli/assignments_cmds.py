@@ -272,6 +272,9 @@ def events_post(
     name: str,
     unit: str = typer.Option(..., "--unit"),
     subject: str = typer.Option("", "--subject", help="Whom the event is about (a cadre's or member's id)."),
+    label: str = typer.Option(
+        "", "--label", help="What it is, in words, when not about a person (shown with its tasks)."
+    ),
     at: str = typer.Option(None, "--at", help="When it happened (ISO-8601; default now)."),
     data: str = typer.Option(None, "--data", help="A JSON object carried with the event."),
     by: str = BY,
@@ -283,7 +286,15 @@ def events_post(
     when = parse_instant(at, "--at") if at else None
     with c.write() as session:
         created = fanout.post_event(
-            session, c.runtime, acting(session, by), name, unit, subject=subject, at=when, data=payload
+            session,
+            c.runtime,
+            acting(session, by),
+            name,
+            unit,
+            subject=subject,
+            label=label,
+            at=when,
+            data=payload,
         )
     emit_json({"event": name, "unit": unit, "tasks": created}) if json else out.print(
         f"{name} at {unit}: {len(created)} tasks created"

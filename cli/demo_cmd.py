@@ -45,12 +45,13 @@ ASSIGNMENTS = [
     ("group-incident-report", "C01"),
     ("membership-transfer-acceptance", "C01"),
 ]
-# (day of the replay, event, unit, subject): late work for the sweep to remind about and escalate.
+# (day of the replay, event, unit, subject, what it is in words): late work for the sweep to remind
+# about and escalate. Events about people are named by the person; the incident by its label.
 EVENTS = [
-    (0, "cadre.appointed", "K01T01G01", "cadre-001"),
-    (3, "incident.reported", "K01T02G01", "incident-001"),
-    (10, "membership.transfer_requested", "K02T01G03", "member-0042"),
-    (20, "membership.transfer_requested", "K03T02G02", "member-0107"),
+    (0, "cadre.appointed", "K01T01G01", "cadre-001", ""),
+    (3, "incident.reported", "K01T02G01", "incident-001", "某电子厂欠薪集体反映"),
+    (10, "membership.transfer_requested", "K02T01G03", "member-0042", ""),
+    (20, "membership.transfer_requested", "K03T02G02", "member-0107", ""),
 ]
 DAYS = 45
 
@@ -147,9 +148,15 @@ def _build(c: Context, start: datetime, past: Runtime) -> None:
         todays = [e for e in EVENTS if e[0] == day]
         if todays:
             with c.write() as session:
-                for _, name, unit, subject in todays:
+                for _, name, unit, subject, label in todays:
                     fanout.post_event(
-                        session, past, actor_for(session, "city-admin"), name, unit, subject=subject
+                        session,
+                        past,
+                        actor_for(session, "city-admin"),
+                        name,
+                        unit,
+                        subject=subject,
+                        label=label,
                     )
         run_periodic(engine, past)
         # The in-app inbox is delivered here (the demo's units have no e-mail or robots to send to).

@@ -21,6 +21,12 @@ class Event(BaseModel):
     name: str = Field(max_length=64, examples=["cadre.appointed"])
     unit: str = Field(max_length=64, examples=["G01"])
     subject: str = Field(default="", max_length=64, examples=["P-1001"])
+    label: str = Field(
+        default="",
+        max_length=100,
+        description="What the event is, in words, when it is not about a person; shown with its tasks",
+        examples=["某电子厂欠薪集体反映"],
+    )
     at: AwareDatetime | None = Field(default=None, description="with its offset; now by default")
     data: dict[str, Any] | None = None
 
@@ -38,6 +44,14 @@ def post(ctx: Api, body: Event) -> dict[str, Any]:
     with ctx.write() as s:
         return {
             "created": fanout.post_event(
-                s, ctx.rt, ctx.actor, body.name, body.unit, subject=body.subject, at=at, data=body.data
+                s,
+                ctx.rt,
+                ctx.actor,
+                body.name,
+                body.unit,
+                subject=body.subject,
+                label=body.label,
+                at=at,
+                data=body.data,
             )
         }

@@ -31,6 +31,7 @@ from duban.engine.language.measures import Measure
 from duban.engine.language.model import Definition
 from duban.engine.org import tree
 from duban.engine.overview.sheets_out import append_row, safe_title
+from duban.engine.overview.tasks import SUBJECT_NAME, WITH_SUBJECT
 from duban.engine.runtime import Runtime
 from duban.engine.store.models import Assignment, Attachment, Person, Task, TaskState, Unit
 from duban.engine.time.periods import Period, parse_period
@@ -242,14 +243,14 @@ def ledger(
             units.c.level,
             sub.c.at.label("submitted_at"),
             func.coalesce(files.c.n, 0).label("files"),
-            people.c.name.label("subject_name"),
+            SUBJECT_NAME.label("subject_name"),
         )
         .select_from(
             tasks.join(units, units.c.id == tasks.c.unit_id)
             .join(assignments, assignments.c.id == tasks.c.assignment_id)
             .outerjoin(sub, sub.c.task_id == tasks.c.id)
             .outerjoin(files, files.c.task_id == tasks.c.id)
-            .outerjoin(people, (people.c.ext_id == tasks.c.subject) & (tasks.c.subject != ""))
+            .outerjoin(people, WITH_SUBJECT)
         )
         .where(tree.in_subtree(root.path), assignments.c.def_id == def_id, _in_period(rt, period))
         .where(tasks.c.state != TaskState.cancelled.value)

@@ -131,10 +131,15 @@ def _listing() -> Any:
     return select(*_LISTED, *_NAMES).select_from(_JOINED)
 
 
+# How an event task's subject reads: the person's name, else the words the event was posted with.
+SUBJECT_NAME = func.coalesce(people.c.name, tasks.c.event_data["label"].as_string())
+WITH_SUBJECT = and_(tasks.c.subject != "", people.c.ext_id == tasks.c.subject)
+
+
 def _listing_with_subjects() -> Any:
-    """The columns of a task list, with the name of an event task's subject (a member, a cadre)."""
-    return select(*_LISTED, tasks.c.updated_at, *_NAMES, people.c.name.label("subject_name")).select_from(
-        _JOINED.outerjoin(people, and_(tasks.c.subject != "", people.c.ext_id == tasks.c.subject))
+    """The columns of a task list, with the name of an event task's subject (a member, a cadre, an incident)."""
+    return select(*_LISTED, tasks.c.updated_at, *_NAMES, SUBJECT_NAME.label("subject_name")).select_from(
+        _JOINED.outerjoin(people, WITH_SUBJECT)
     )
 
 
@@ -326,7 +331,9 @@ def show_task(session: Session, tz: Any, actor: Actor, task_id: int) -> dict[str
     permissions.require_task_visible(actor, path, task_id)
     doc = task_json(row, tz)
     if row.subject:
-        doc["subject_name"] = session.scalar(select(people.c.name).where(people.c.ext_id == row.subject))
+        doc["subject_name"] = session.scalar(select(people.c.name).where(people.c.ext_id == row.subject)) or (
+            row.event_data or {}
+        ).get("label")
     doc["form"] = row.form
     doc["submitted_by"] = row.submitted_by
     doc["approval_step"] = row.approval_step

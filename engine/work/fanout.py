@@ -71,6 +71,7 @@ from duban.engine.store.types import Instant
 from duban.engine.time.bounds import check_year
 from duban.engine.time.periods import Period, period_of
 from duban.engine.time.timeline import Timeline, compute_timeline, recurring_trigger_at
+from duban.engine.validation import plain_text
 from duban.engine.work import catalog
 from duban.engine.work.targets import value_problem
 
@@ -78,6 +79,7 @@ tasks = Task.__table__
 units = Unit.__table__
 # An event is posted when it happens; a little ahead allows for clocks and time zones.
 MAX_EVENT_AHEAD = timedelta(days=1)
+MAX_LABEL = 100
 audits = Audit.__table__
 targets_t = Target.__table__
 assignments = Assignment.__table__
@@ -736,11 +738,17 @@ def post_event(
     unit_code: str,
     *,
     subject: str = "",
+    label: str = "",
     at: datetime | None = None,
     data: dict[str, Any] | None = None,
 ) -> list[int]:
-    """Create the tasks an event calls for in every active assignment whose scope holds its unit."""
+    """Create the tasks an event calls for in every active assignment whose scope holds its unit.
+
+    `label` says in words what an event that is not about a person is (某厂欠薪集体反映): its
+    tasks show it where a person's event shows the person's name, never the bare subject id.
+    """
     now = rt.now()
+    label = _checked_label(label)
     at = at or now
     if at.tzinfo is None:
         raise InvalidInput([Problem("event", "at", "needs a time zone offset")])
@@ -781,7 +789,7 @@ def post_event(
         actor.name,
         "event.posted",
         unit_id=unit.id,
-        payload={"event": name, "subject": subject, "at": at.isoformat(), "data": data or {}},
+        payload={"event": name, "subject": subject, "label": label, "at": at.isoformat(), "data": data or {}},
     )
     created = []
     period = rt.local(at).date().isoformat()
@@ -802,7 +810,7 @@ def post_event(
             condition,
             period=period,
             subject=subject,
-            event_data={"event": name, **(data or {})},
+            event_data={**(data or {}), "event": name, **({"label": label} if label else {})},
         ):
             created += list(
                 session.scalars(
@@ -810,6 +818,16 @@ def post_event(
                 )
             )
     return created
+
+
+def _checked_label(label: str) -> str:
+    label = label.strip()
+    if len(label) > MAX_LABEL:
+        raise InvalidInput([Problem("event", "label", f"at most {MAX_LABEL} characters, got {len(label)}")])
+    try:
+        return plain_text(label)
+    except ValueError as e:
+        raise InvalidInput([Problem("event", "label", str(e))]) from None
 
 
 def _check_subject(session: Session, unit: Unit, subject: str) -> None:
