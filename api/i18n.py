@@ -188,6 +188,34 @@ WORDS: dict[str, tuple[str, str]] = {
         "该年放假安排尚未公布，日期按法定节日推算，为暂定",
         "The year's holiday schedule is not published yet: the date is provisional",
     ),
+    # 报告事件 (api/web/event_pages.py)
+    "events": ("报告事件", "Report an event"),
+    "events_hint": (
+        "新任干部、会员转入、群体性事件等发生后在此登记，系统按上级布置自动生成相应任务。",
+        "Record what happened (a cadre appointed, a transfer asked for, an incident); the work it calls for is created.",
+    ),
+    "events_what": ("发生了什么", "What happened"),
+    "events_where": ("哪个单位", "Which union"),
+    "events_next": ("下一步", "Next"),
+    "events_person": ("涉及人员", "Who"),
+    "events_no_people": (
+        "该单位尚未登记人员，请先导入人员名单。",
+        "This union has no people on record; import them first.",
+    ),
+    "events_label": ("事由（简要说明）", "What it is (in a few words)"),
+    "events_label_example": ("如：某电子厂欠薪集体反映", "e.g. unpaid wages at an electronics factory"),
+    "events_at": ("发生时间", "When"),
+    "events_post": ("登记", "Record"),
+    "events_posted": ("已登记，生成了 {n} 项任务：", "Recorded; {n} tasks created:"),
+    "events_posted_none": (
+        "已登记。上级布置中没有需要此单位为此办理的事项，未生成任务。",
+        "Recorded. No assignment asks this union for work on it, so no task was created.",
+    ),
+    "events_task": ("任务 {id}", "Task {id}"),
+    "events_none": (
+        "上级尚未布置需要登记事件的事项。",
+        "No assignment above you listens for events yet.",
+    ),
     # 考核 and 台账 pages (api/web/assess_pages.py)
     "assess": ("考核", "Assessment"),
     "scheme": ("考核细则", "Scoring scheme"),

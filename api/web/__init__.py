@@ -14,6 +14,7 @@ from duban.api.web import (
     assess_pages,
     assign_pages,
     auth_pages,
+    event_pages,
     home,
     inbox_page,
     lists,
@@ -24,7 +25,17 @@ from duban.api.web.common import Caller, page, to_login
 
 __all__ = ["PAGE_MODULES", "Caller", "page", "router", "to_login"]
 
-PAGE_MODULES = (auth_pages, home, lists, task_pages, assign_pages, inbox_page, report_pages, assess_pages)
+PAGE_MODULES = (
+    auth_pages,
+    home,
+    lists,
+    task_pages,
+    assign_pages,
+    event_pages,
+    inbox_page,
+    report_pages,
+    assess_pages,
+)
 router = APIRouter(include_in_schema=False)
 for _module in PAGE_MODULES:
     router.include_router(_module.router)

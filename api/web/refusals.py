@@ -68,6 +68,15 @@ _MESSAGES: list[tuple[re.Pattern[str], str, str]] = [
         (r"is already past", "日期已过", "the date has passed"),
         (r"has no deadline", "此任务需要指定截止日期", "this item needs a due date"),
         (r"^limit ", "分页参数有误", "bad page"),
+        (r"is not a person of", "该单位没有这名人员", "not a person of this union"),
+        (r"^required: the id of the person", "请选择涉及人员", "choose the person"),
+        (r"is more than a day ahead", "发生时间不能晚于明天", "it cannot be more than a day ahead"),
+        (r"is not a date and time", "请填写日期和时间", "enter a date and time"),
+        (
+            r"contains the control character",
+            "含有不可见的控制字符（多为复制粘贴带入），请删除后重试",
+            "contains an invisible control character (often pasted in); remove it",
+        ),
         # Forbidden and Conflict messages
         (
             r"only the task's own unit submits",

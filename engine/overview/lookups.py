@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
@@ -317,3 +317,50 @@ def assigned_items(session: Session) -> list[dict[str, Any]]:
         )
     }
     return [{"id": r[0], "title": r[1], "title_en": titles_en.get(r[2])} for r in rows]
+
+
+def events_heard(session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """The events the actor's units may post that an active assignment listens for, with the items they start.
+
+    An assignment is heard when its scope holds the actor's unit or lies inside the actor's subtree:
+    an event posted at a unit outside every scope would create nothing, so it is not offered.
+    """
+    from duban.engine.language.model import EventTrigger
+    from duban.engine.store.models import Assignment, AssignmentState, DefinitionVersion
+
+    scope = units.alias("scope")
+    heard = [Assignment.state == AssignmentState.active, Assignment.event_name.is_not(None)]  # type: ignore[union-attr]
+    if actor.unit_path:
+        mine = literal(actor.unit_path, String)
+        heard.append(
+            ((mine >= scope.c.path) & (mine < scope.c.path.concat("~")))
+            | tree.in_subtree(actor.unit_path, scope.c.path)
+        )
+    rows = session.execute(
+        select(Assignment.event_name, DefinitionVersion)
+        .join(scope, scope.c.id == Assignment.scope_unit_id)
+        .join(DefinitionVersion, DefinitionVersion.id == Assignment.definition_version_id)
+        .where(*heard)
+        .order_by(Assignment.event_name, DefinitionVersion.def_id)
+    ).all()
+    events: dict[str, dict[str, Any]] = {}
+    for name, version in rows:
+        defn = catalog.definition_of(version)
+        entry = events.setdefault(name, {"event": name, "items": [], "about_person": False})
+        if version.def_id not in (i["id"] for i in entry["items"]):
+            entry["items"].append({"id": version.def_id, "title": defn.title, "title_en": defn.title_en})
+        trigger = defn.trigger
+        entry["about_person"] |= isinstance(trigger, EventTrigger) and trigger.about_person
+    return list(events.values())
+
+
+def people_in(session: Session, actor: Actor, unit_code: str) -> list[dict[str, Any]]:
+    """The people of one unit of the actor's subtree (whom an event about a person may name)."""
+    from duban.engine.store.models import Person
+
+    unit = tree.get_unit(session, unit_code)
+    permissions.require_sees(actor, unit.path, unit.code)
+    rows = session.execute(
+        select(Person.ext_id, Person.name, Person.kind).where(Person.unit_id == unit.id).order_by(Person.name)
+    ).all()
+    return [{"id": r.ext_id, "name": r.name, "kind": r.kind} for r in rows]

@@ -9,6 +9,7 @@ fan-out, a roll-over or a reconcile twice creates nothing twice.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
@@ -783,6 +784,9 @@ def post_event(
     )
     if about_person:
         _check_subject(session, unit, subject)
+    elif not subject and label:
+        # Told only in words, the event is known by them: posted twice the same day, it is one event.
+        subject = "label-" + hashlib.sha256(label.encode()).hexdigest()[:16]
     audit.record(
         session,
         now,
