@@ -211,7 +211,6 @@ WORDS: dict[str, tuple[str, str]] = {
         "已登记。上级布置中没有需要此单位为此办理的事项，未生成任务。",
         "Recorded. No assignment asks this union for work on it, so no task was created.",
     ),
-    "events_task": ("任务 {id}", "Task {id}"),
     "events_none": (
         "上级尚未布置需要登记事件的事项。",
         "No assignment above you listens for events yet.",

@@ -65,7 +65,11 @@ def events_page(request: Request, ctx: Caller) -> Response:
     chosen["at"] = chosen["at"] or ctx.rt.local(ctx.rt.now()).strftime("%Y-%m-%dT%H:%M")
     posted_tasks = None
     if "posted" in q:
-        posted_tasks = [int(i) for i in q.get("tasks", "").split(",") if i.isdigit()]
+        ids = [int(i) for i in q.get("tasks", "").split(",") if i.isdigit()][:MAX_LINKED]
+        with ctx.read() as s:
+            # Only tasks the caller may see are named; an edited address names nothing else.
+            titles = lookups.task_titles(s, set(ids), ctx.actor)
+        posted_tasks = {i: titles[i] for i in ids if i in titles}
     return _page(request, ctx, chosen, posted=posted_tasks, total=q.get("posted", "0"))
 
 

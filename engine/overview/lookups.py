@@ -249,17 +249,20 @@ def people_of(session: Session, names: set[str]) -> dict[str, dict[str, str]]:
     return {r.name: {"unit_name": r.unit_name, "role": r.role} for r in rows}
 
 
-def task_titles(session: Session, task_ids: set[int]) -> dict[int, dict[str, Any]]:
-    """The title, unit and period of tasks named by notices (the caller's own inbox)."""
+def task_titles(
+    session: Session, task_ids: set[int], within: Actor | None = None
+) -> dict[int, dict[str, Any]]:
+    """The title, unit and period of tasks named by notices or a redirect; `within`: only those it may see."""
     from duban.engine.store.models import DefinitionVersion
 
     if not task_ids:
         return {}
+    seen = [tree.in_subtree(within.unit_path)] if within is not None and within.unit_path else []
     rows = session.execute(
         select(Task.id, Task.period, DefinitionVersion.title, units.c.name.label("unit_name"))
         .join(DefinitionVersion, DefinitionVersion.id == Task.definition_version_id)
         .join(units, units.c.id == Task.unit_id)
-        .where(Task.id.in_(task_ids))  # type: ignore[union-attr]
+        .where(Task.id.in_(task_ids), *seen)  # type: ignore[union-attr]
     ).all()
     return {r.id: {"title": r.title, "unit_name": r.unit_name, "period": r.period or None} for r in rows}
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from conftest import PASSWORD
+import pytest
+from conftest import ARGS, CHROMIUM, PASSWORD
 from fastapi.testclient import TestClient
 
 from duban.engine.access.actors import OPERATOR
@@ -15,6 +19,7 @@ from duban.engine.store.db import write_session
 from duban.engine.work import fanout
 from duban.engine.work.catalog import store_definitions
 
+SHOTS = Path(os.environ.get("DUBAN_SCREENSHOTS", tempfile.gettempdir()))
 INCIDENT = """\
 id: incident-report
 title: 职工群体性事件报告
@@ -37,7 +42,9 @@ def sign_in_web(client: TestClient, name: str) -> str:
 def listen(world: Any) -> None:
     """The city assigns the onboarding training (on an appointment) and the incident report; G01 has a cadre."""
     people = world.tmp / "people.csv"
-    people.write_text("id,name,unit_code,kind,appointed_on,birthday\nP1,张三,G01,cadre,2026-03-01,\n", encoding="utf-8")
+    people.write_text(
+        "id,name,unit_code,kind,appointed_on,birthday\nP1,张三,G01,cadre,2026-03-01,\n", encoding="utf-8"
+    )
     with write_session(world.db) as s:
         now = world.rt.now()
         store_definitions(s, now, OPERATOR, [parse_definition(INCIDENT, "incident.yaml")])
@@ -68,7 +75,7 @@ def test_a_branch_reports_an_appointment_and_gets_the_training_task(world: Any, 
     assert r.status_code == 303 and r.headers["location"].startswith("/ui/events?posted=1&tasks=")
     task_id = r.headers["location"].rsplit("=", 1)[1]
     done = client.get(r.headers["location"]).text
-    assert "已登记，生成了 1 项任务" in done and f'href="/ui/tasks/{task_id}"' in done
+    assert "已登记，生成了 1 项任务" in done and f'href="/ui/tasks/{task_id}">新任工会干部上岗培训 · ' in done
     task = client.get(f"/ui/tasks/{task_id}").text
     assert "新任工会干部上岗培训" in task and "张三" in task
 
@@ -107,6 +114,12 @@ def test_a_viewer_cannot_report_and_another_citys_unit_is_not_offered(world: Any
     r = client.post("/ui/events", data=form | {"csrf": csrf, "unit": "X01"})
     assert r.status_code == 404 and "不在您的管辖范围内" in r.text
     assert "越秀区总工会" not in client.get("/ui/events?event=incident.reported").text
+    # An edited address names no task outside the caller's units.
+    with write_session(world.db) as s:
+        (far,) = fanout.post_event(s, world.rt, OPERATOR, "incident.reported", "G04", label="某厂欠薪")
+        (near,) = fanout.post_event(s, world.rt, OPERATOR, "incident.reported", "G01", label="某厂欠薪")
+    named = client.get(f"/ui/events?posted=2&tasks={far},{near}").text
+    assert f'href="/ui/tasks/{near}"' in named and f'href="/ui/tasks/{far}"' not in named
 
 
 def test_the_page_in_english(world: Any, client: TestClient) -> None:
@@ -116,3 +129,39 @@ def test_the_page_in_english(world: Any, client: TestClient) -> None:
     assert (
         "Report an event" in page and "Report a collective labour incident" in page and "What it is" in page
     )
+
+
+@pytest.mark.sqlite_only
+def test_reporting_in_chromium_on_a_desktop_and_a_phone(world: Any, server: str) -> None:
+    """The two steps in a real browser; on a phone every menu entry is in sight (the menu wraps)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    listen(world)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for name, viewport in (
+            ("desktop", {"width": 1366, "height": 900}),
+            ("phone", {"width": 390, "height": 844}),
+        ):
+            page: Any = browser.new_context(viewport=viewport).new_page()
+            page.goto(f"{server}/login")
+            page.fill("input[name=username]", "k01-admin")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            for link in page.locator("nav.main-nav a").all():
+                box = link.bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (
+                    link.inner_text()
+                )
+            page.click("nav.main-nav a[href='/ui/events']")
+            page.select_option("select[name=event]", "incident.reported")
+            page.select_option("select[name=unit]", "G02")
+            page.click("#next")
+            page.fill("input[name=label]", f"某厂欠薪（{name}）")
+            page.click("#post")
+            expect(page.locator("#posted")).to_contain_text("已登记，生成了 1 项任务")
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+            page.screenshot(path=str(SHOTS / f"events-{name}.png"), full_page=True)
+            page.locator("#posted a").first.click()
+            expect(page.locator("h1")).to_contain_text(f"某厂欠薪（{name}）")
+        browser.close()
