@@ -177,6 +177,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "default.window": ("时间窗口", "the window"),
     "default.completion.target": ("数量目标", "the target"),
     "default.completion.target.default": ("数量目标", "the target"),
+    "due_not_in_plan": (
+        "（计划原文未规定期限，由布置单位确定）",
+        "(the plan states no deadline; the assigning union set it)",
+    ),
+    "target_not_in_plan": (
+        "（计划原文未规定数量，由布置单位确定）",
+        "(the plan states no number; the assigning union set it)",
+    ),
     "due_moved_from": (
         "截止日遇法定休假日，依法顺延至下一个工作日；原定",
         "The deadline fell on a rest day and moves to the next working day; it was",

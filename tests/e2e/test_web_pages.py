@@ -139,3 +139,43 @@ def test_the_preview_says_which_values_are_the_offices_suggestion(world: Any, cl
     page = client.post("/ui/assign", data=form).text
     assert "以下为办公室建议值，计划原文未作规定" in page and "周期、提醒时间" in page
     assert "trigger.every" not in page
+
+
+def test_the_task_page_says_when_the_deadline_or_number_is_not_the_plans(
+    world: Any, client: TestClient
+) -> None:
+    from duban.engine.access.actors import OPERATOR
+    from duban.engine.language.loader import parse_definition
+    from duban.engine.store.db import write_session
+    from duban.engine.work import fanout
+    from duban.engine.work.catalog import store_definitions
+
+    base = "trigger: assigned\napplies_to: {levels: [township]}\n"
+    texts = {
+        "suggested-due": "title: 建议期限\ndue: {after: P30D}\ndefaults: [due]\n",
+        "stated-due": "title: 计划期限\ndue: {after: P30D}\n",
+        "given-target": "title: 数量目标\ndue: {after: P30D}\ncompletion: {target: {measure: unions, unit_label: 家}}\n",
+    }
+    with write_session(world.db) as s:
+        now = world.rt.now()
+        store_definitions(
+            s, now, OPERATOR, [parse_definition(f"id: {k}\n{v}{base}", f"{k}.yaml") for k, v in texts.items()]
+        )
+        made = {
+            k: fanout.assign_definition(
+                s, world.rt, OPERATOR, k, "K01", targets={"T01": 3} if k == "given-target" else None
+            ).created
+            for k in texts
+        }
+    assert made == {"suggested-due": 1, "stated-due": 1, "given-target": 1}
+    sign_in_web(client, "k01-admin")
+    ids = {
+        k: re.search(r'href="/ui/tasks/(\d+)"', client.get(f"/ui/tasks?definition={k}").text).group(1)  # type: ignore[union-attr]
+        for k in texts
+    }
+    pages = {k: client.get(f"/ui/tasks/{i}").text for k, i in ids.items()}
+    assert "计划原文未规定期限，由布置单位确定" in pages["suggested-due"]
+    assert 'id="due-not-in-plan"' not in pages["stated-due"]
+    assert (
+        'id="target-not-in-plan"' in pages["given-target"] and "计划原文未规定数量" in pages["given-target"]
+    )
