@@ -150,6 +150,31 @@ WORDS: dict[str, tuple[str, str]] = {
         "此事项已向这个范围下达过 {n} 次（最近一次 {when}）。再次下达会重复创建任务。",
         "This item was already assigned to this scope {n} time(s) (last on {when}); assigning again repeats it.",
     ),
+    "plan_assign": ("按计划整体布置", "Assign a whole plan"),
+    "plan_assign_hint": (
+        "一次下达计划文件中的全部事项；任何一项不能下达时，全部不下达，并逐项说明原因。",
+        "Every item of the plan at once; if any item cannot be assigned, none is, and each refusal is named.",
+    ),
+    "plan": ("计划", "Plan"),
+    "plan_items": ("{n} 项", "{n} items"),
+    "plan_due": (
+        "择期事项的日期（计划未定日期的事项用此日期，其余按各自期限）",
+        "Date for the items the plan leaves to you (the others keep their own deadlines)",
+    ),
+    "plan_will_create": (
+        "将下达 {items} 项事项，共创建 {n} 项任务：",
+        "{items} items will be assigned, {n} tasks created:",
+    ),
+    "tasks_n": ("任务数", "Tasks"),
+    "plan_repeated": (
+        "其中 {n} 项已向这个范围下达过：",
+        "{n} of these items were already assigned to this scope: ",
+    ),
+    "plan_create": ("确认整体下达", "Assign the whole plan"),
+    "plan_created": (
+        "已按计划下达 {items} 项事项，创建了 {n} 项任务。",
+        "The plan was assigned: {items} items, {n} tasks created.",
+    ),
     "assign_again": ("我确认要再次下达", "Yes, assign it again"),
     "children": ("下级单位", "Child units"),
     "total": ("合计", "Total"),

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     reminder_hour: int = Field(default=9, ge=0, le=23)
     calendar_override: Path | None = None
+    plans_dir: Path | None = Field(
+        default=None,
+        description="the folder of plan files the API and the pages offer (default: the shipped plans)",
+    )
     data_dir: Path = Path("data")
     max_upload_mb: int = Field(default=20, ge=1, le=1024)
     secret_key: str = PLACEHOLDER_SECRET
@@ -53,3 +57,9 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DUBAN_SECRET_KEY is still the placeholder; set a real secret (DUBAN_LOCAL=false)"
             )
+
+    def plans_folder(self) -> Path:
+        """The plan files the API and the pages offer: DUBAN_PLANS_DIR, else the seed's shipped with duban."""
+        from duban.seed import seed_plans
+
+        return self.plans_dir or seed_plans()

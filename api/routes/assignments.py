@@ -16,6 +16,8 @@ router = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
 PREVIEW = {
     "definition_id": "member-congress",
     "version": 1,
+    "title": "会员代表大会",
+    "title_en": "Member congress",
     "scope": "K01",
     "units": {"grassroots": 2},
     "defaults": ["due"],

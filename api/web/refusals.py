@@ -67,6 +67,11 @@ _MESSAGES: list[tuple[re.Pattern[str], str, str]] = [
         (r"needs a reason", "请填写原因", "give a reason"),
         (r"is already past", "日期已过", "the date has passed"),
         (r"has no deadline", "此任务需要指定截止日期", "this item needs a due date"),
+        (
+            r"is set at assignment",
+            "计划未定日期（择期），请填写日期",
+            "the plan leaves the date to the assigning union: give one",
+        ),
         (r"^limit ", "分页参数有误", "bad page"),
         (r"is not a person of", "该单位没有这名人员", "not a person of this union"),
         (r"^required: the id of the person", "请选择涉及人员", "choose the person"),
@@ -186,8 +191,14 @@ def say(message: str, lang: str) -> str | None:
     return None
 
 
-def refusal(exc: DubanError, lang: str, field_labels: dict[str, str] | None = None) -> Refusal:
-    """The refusal of `exc`; `field_labels` names the form's fields for the problems listed apart."""
+def refusal(
+    exc: DubanError,
+    lang: str,
+    field_labels: dict[str, str] | None = None,
+    places: dict[str, str] | None = None,
+) -> Refusal:
+    """The refusal of `exc`; `field_labels` names the form's fields for the problems listed apart,
+    `places` names in words where a problem is (a plan's item by its title, not its id)."""
     index = 0 if lang == "zh" else 1
     headline = next(
         (words[index] for kind, words in _KIND.items() if isinstance(exc, kind)), _KIND[InvalidInput][index]
@@ -200,6 +211,9 @@ def refusal(exc: DubanError, lang: str, field_labels: dict[str, str] | None = No
             key = _field_key(p.field)
             if p.where.startswith("file "):
                 text = f"{p.where[5:]}：{text}"
+            elif places and p.where in places:
+                text = f"{places[p.where]}：{text}"
+                key = p.where
             fields[key] = f"{fields[key]}；{text}" if key in fields else text
         labels = field_labels or {}
         for key, text in fields.items():
@@ -219,10 +233,13 @@ def _field_key(field: str) -> str:
 
 
 def as_context(
-    exc: DubanError | None, lang: str, field_labels: dict[str, str] | None = None
+    exc: DubanError | None,
+    lang: str,
+    field_labels: dict[str, str] | None = None,
+    places: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """What a template needs: `refused` (headline and listed problems) and `field_errors`."""
     if exc is None:
         return {"refused": None, "field_errors": {}}
-    r = refusal(exc, lang, field_labels)
+    r = refusal(exc, lang, field_labels, places)
     return {"refused": r, "field_errors": r.fields}

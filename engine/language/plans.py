@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from yaml.nodes import MappingNode
 
-from duban.engine.errors import DefinitionError, Problem
+from duban.engine.errors import DefinitionError, NotFound, Problem
 from duban.engine.language.loader import (
     MAX_FILE_BYTES,
     Loc,
@@ -147,3 +147,11 @@ def find_plan(name: str, folder: Path) -> LoadedPlan:
     raise DefinitionError(
         [Problem("plan", "", f"no plan {name!r}; the plans are {known}, or give a plan file")]
     )
+
+
+def plan_by_id(folder: Path, plan_id: str) -> Plan:
+    """A plan of `folder` by its id alone (a request never names a file)."""
+    for loaded in load_plans(folder):
+        if loaded.plan.id == plan_id:
+            return loaded.plan
+    raise NotFound(f"no plan {plan_id!r}")

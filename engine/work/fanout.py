@@ -321,6 +321,8 @@ def preview_assignment(
     doc: dict[str, Any] = {
         "definition_id": def_id,
         "version": row.version,
+        "title": defn.title,
+        "title_en": defn.title_en,
         "scope": scope.code,
         "units": count_by_level,
         # Fields whose values are the office's suggestion, not the plan's words (建议).

@@ -8,6 +8,7 @@ nothing of the plan is assigned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -53,6 +54,41 @@ def needs_assigner_date(defn: Definition) -> bool:
     return defn.due is None and defn.window is None and isinstance(defn.trigger, AssignedTrigger)
 
 
+def _each_item(
+    session: Session, plan: Plan, due: date | None, act: Callable[[str, date | None], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`act` on every item (with the assigner's date where the plan leaves it to them); all refusals at once."""
+    done: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    for def_id in plan.items:
+        where = f"{plan.id}: {def_id}"
+        try:
+            defn = catalog.definition_of(catalog.latest_version(session, def_id))
+            done.append({"definition": def_id, **act(def_id, due if needs_assigner_date(defn) else None)})
+        except InvalidInput as exc:
+            problems += [Problem(where, p.field, p.message) for p in exc.problems]
+        except DubanError as exc:
+            problems.append(Problem(where, "", exc.message))
+    if problems:
+        raise InvalidInput(problems)
+    return done
+
+
+def preview_plan(
+    session: Session, rt: Runtime, actor: Actor, plan: Plan, scope_code: str, *, due: date | None = None
+) -> dict[str, Any]:
+    """What assigning the plan would create, item by item, without creating it; refused as `assign_plan` would be."""
+    scope = tree.get_unit(session, scope_code)
+    permissions.can_assign(actor, scope.path, scope.code)
+    items = _each_item(
+        session,
+        plan,
+        due,
+        lambda def_id, d: fanout.preview_assignment(session, rt, actor, def_id, scope.code, d),
+    )
+    return {"plan": plan.id, "scope": scope.code, "tasks": sum(i["tasks"] for i in items), "items": items}
+
+
 def assign_plan(
     session: Session,
     rt: Runtime,
@@ -73,30 +109,14 @@ def assign_plan(
     now = rt.now()
     scope = tree.get_unit(session, scope_code)
     permissions.can_assign(actor, scope.path, scope.code)
-    made: list[dict[str, Any]] = []
-    problems: list[Problem] = []
-    for def_id in plan.items:
-        where = f"{plan.id}: {def_id}"
-        try:
-            defn = catalog.definition_of(catalog.latest_version(session, def_id))
-            result = fanout.assign_definition(
-                session,
-                rt,
-                actor,
-                def_id,
-                scope.code,
-                due=due if needs_assigner_date(defn) else None,
-                until=until,
-                **options,
-            )
-        except InvalidInput as exc:
-            problems += [Problem(where, p.field, p.message) for p in exc.problems]
-        except DubanError as exc:
-            problems.append(Problem(where, "", exc.message))
-        else:
-            made.append({"definition": def_id, **result.to_json()})
-    if problems:
-        raise InvalidInput(problems)
+    made = _each_item(
+        session,
+        plan,
+        due,
+        lambda def_id, d: fanout.assign_definition(
+            session, rt, actor, def_id, scope.code, due=d, until=until, **options
+        ).to_json(),
+    )
     ids = [m["assignment_id"] for m in made]
     session.execute(update(assignments).where(assignments.c.id.in_(ids)).values(plan_id=plan.id))
     result = PlanResult(plan.id, scope.code, made)

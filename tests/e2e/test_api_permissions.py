@@ -114,6 +114,11 @@ ROUTES: dict[str, Cell] = {
     "POST assignments": call("POST", lambda w: "/api/v1/assignments", json=SCOPE),
     "GET assignments": call("GET", lambda w: "/api/v1/assignments"),
     "POST assignments/{id}/withdraw": withdraw,
+    "GET plans": call("GET", lambda w: "/api/v1/plans"),
+    # The seed's plan over this world, which holds none of its items: past the permission check, refused whole.
+    "POST plans/{id}/assign": call(
+        "POST", lambda w: "/api/v1/plans/city-union-opinions/assign", json={"scope": "T01"}
+    ),
     "POST events": call("POST", lambda w: "/api/v1/events", json={"name": "nothing.happened", "unit": "T01"}),
     "GET supervision?unit=T01": call("GET", lambda w: "/api/v1/supervision?unit=T01"),
     "GET inbox": call("GET", lambda w: "/api/v1/inbox"),
@@ -137,6 +142,7 @@ def expected(route: str, role: str, pos: str) -> int:
         "POST inbox/read",
         "GET calendar",
         "GET auth/me",
+        "GET plans",
     ):
         return 200
     if route in (
@@ -171,6 +177,8 @@ def expected(route: str, role: str, pos: str) -> int:
         return 200 if admin else 403
     if route == "POST assignments":
         return 201 if admin else 403
+    if route == "POST plans/{id}/assign":
+        return 422 if admin else 403
     if route == "POST events":
         return 403 if role == "viewer" else 201
     raise AssertionError(f"no rule for {route}")
