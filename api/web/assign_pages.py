@@ -61,7 +61,7 @@ def assign_page(request: Request, ctx: Caller) -> Response:
     if q.get("created"):
         created = {"n": q.get("n", "0"), "assignment": q.get("created")}
     if q.get("plan_created"):
-        created = {"n": q.get("n", "0"), "items": q.get("items", "0")}
+        created = {"n": q.get("n", "0"), "plan_items": q.get("items", "0")}
     return _page(request, ctx, chosen, created=created)
 
 
