@@ -5,6 +5,8 @@ Escalation steps and approval chains both name units this way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,31 +16,47 @@ from duban.engine.store.paths import ancestor_ids
 units = Unit.__table__
 
 
-def resolve(session: Session, unit_path: str, issuer_unit_id: int, to: str) -> int | None:
-    """The unit id `to` names for the unit at `unit_path`; None when there is no such unit."""
-    chain = ancestor_ids(unit_path)[:-1]  # root first, without the unit itself
+def pick(to: str, above: list[int], issuer_unit_id: int, level_of: Mapping[int, str]) -> int | None:
+    """The unit id `to` names, given the unit's ancestors (root first) and their levels; None when none."""
     if to == "issuer":
         return issuer_unit_id
     if to == "parent":
-        return chain[-1] if chain else None
+        return above[-1] if above else None
     if to == "grandparent":
-        return chain[-2] if len(chain) >= 2 else None
-    if not chain:
-        return None
-    rows = session.execute(select(units.c.id).where(units.c.id.in_(chain), units.c.level == to)).first()
-    return rows[0] if rows else None
+        return above[-2] if len(above) >= 2 else None
+    return next((u for u in above if level_of.get(u) == to), None)
+
+
+def step_approver(
+    chain: list[str], step: int, above: list[int], issuer_unit_id: int, level_of: Mapping[int, str]
+) -> tuple[int | None, int]:
+    """The unit approving step `step` of `chain` and the step it is at: steps naming no unit are skipped."""
+    while step < len(chain):
+        unit_id = pick(chain[step], above, issuer_unit_id, level_of)
+        if unit_id is not None:
+            return unit_id, step
+        step += 1
+    return None, step
+
+
+def levels(session: Session, unit_ids: Iterable[int]) -> dict[int, str]:
+    """The level of each unit (the ancestors a relative name is resolved among)."""
+    return dict(session.execute(select(units.c.id, units.c.level).where(units.c.id.in_(set(unit_ids)))).all())
+
+
+def resolve(session: Session, unit_path: str, issuer_unit_id: int, to: str) -> int | None:
+    """The unit id `to` names for the unit at `unit_path`; None when there is no such unit."""
+    above = ancestor_ids(unit_path)[:-1]  # root first, without the unit itself
+    level_of = levels(session, above) if to not in ("issuer", "parent", "grandparent") else {}
+    return pick(to, above, issuer_unit_id, level_of)
 
 
 def approver(
     session: Session, unit_path: str, issuer_unit_id: int, chain: list[str], step: int
 ) -> tuple[int | None, int]:
-    """The unit approving step `step` of `chain` and the step it is at: steps naming no unit are skipped."""
-    while step < len(chain):
-        unit_id = resolve(session, unit_path, issuer_unit_id, chain[step])
-        if unit_id is not None:
-            return unit_id, step
-        step += 1
-    return None, step
+    """`step_approver` for one unit, reading its ancestors' levels."""
+    above = ancestor_ids(unit_path)[:-1]
+    return step_approver(chain, step, above, issuer_unit_id, levels(session, above))
 
 
 def parent_of(session: Session, unit_id: int) -> int | None:

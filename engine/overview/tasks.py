@@ -271,36 +271,19 @@ def awaiting_approval(session: Session, actor: Actor) -> list[int]:
             )
         )
     }
-    ancestor_ids = {a for r in rows for a in tree.ancestor_ids(r.path)}
-    level_of = dict(
-        session.execute(select(units.c.id, units.c.level).where(units.c.id.in_(ancestor_ids))).all()
-    )
-    mine = []
-    for r in rows:
-        chain = chains.get(r.definition_version_id, [])
-        above = tree.ancestor_ids(r.path)[:-1]
-        step = r.approval_step
-        while step < len(chain):
-            approver = _resolve(chain[step], above, r.issuer_unit_id, level_of)
-            if approver is not None:
-                break
-            step += 1
-        else:
-            approver = None
-        if approver == actor.unit_id:
-            mine.append(r.id)
-    return mine
-
-
-def _resolve(to: str, above: list[int], issuer_unit_id: int, level_of: dict[int, str]) -> int | None:
-    """engine/work/routing.resolve, on ancestors already read."""
-    if to == "issuer":
-        return issuer_unit_id
-    if to == "parent":
-        return above[-1] if above else None
-    if to == "grandparent":
-        return above[-2] if len(above) >= 2 else None
-    return next((u for u in above if level_of.get(u) == to), None)
+    level_of = routing.levels(session, {a for r in rows for a in tree.ancestor_ids(r.path)})
+    return [
+        r.id
+        for r in rows
+        if routing.step_approver(
+            chains.get(r.definition_version_id, []),
+            r.approval_step,
+            tree.ancestor_ids(r.path)[:-1],
+            r.issuer_unit_id,
+            level_of,
+        )[0]
+        == actor.unit_id
+    ]
 
 
 def todo(
