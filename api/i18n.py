@@ -165,7 +165,6 @@ WORDS: dict[str, tuple[str, str]] = {
         "将下达 {items} 项事项，共创建 {n} 项任务：",
         "{items} items will be assigned, {n} tasks created:",
     ),
-    "tasks_n": ("任务数", "Tasks"),
     "plan_repeated": (
         "其中 {n} 项已向这个范围下达过：",
         "{n} of these items were already assigned to this scope: ",

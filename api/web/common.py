@@ -19,6 +19,7 @@ from duban.api.deps import COOKIE, Ctx, web_ctx
 from duban.api.i18n import lang_of, translator
 from duban.engine.errors import Forbidden, Unauthenticated
 from duban.engine.store.models import InboxItem, Unit
+from duban.engine.time.timeline import last_day
 
 templates = Jinja2Templates(directory=FsPath(__file__).parent.parent / "templates")
 SOON = timedelta(days=7)
@@ -185,8 +186,7 @@ def file_size(n: int) -> str:
 
 def due_day(task: dict[str, Any]) -> date:
     """The last day of a task: a deadline at local midnight belongs to the day before."""
-    due = datetime.fromisoformat(task["due_at"])
-    return (due - timedelta(seconds=1)).date() if due.time() == datetime.min.time() else due.date()
+    return last_day(datetime.fromisoformat(task["due_at"]))
 
 
 def badge(ctx: Ctx, task: dict[str, Any]) -> str:

@@ -35,6 +35,7 @@ from duban.engine.overview.tasks import SUBJECT_NAME, WITH_SUBJECT
 from duban.engine.runtime import Runtime
 from duban.engine.store.models import Assignment, Attachment, Person, Task, TaskState, Unit
 from duban.engine.time.periods import Period, parse_period
+from duban.engine.time.timeline import last_day
 from duban.engine.work import catalog
 
 tasks, units, assignments = Task.__table__, Unit.__table__, Assignment.__table__
@@ -260,6 +261,9 @@ def ledger(
     def day(instant: datetime | None) -> str | None:
         return rt.local(instant).date().isoformat() if instant is not None else None
 
+    def due_day(instant: datetime) -> str:
+        return last_day(rt.local(instant)).isoformat()
+
     return {
         **summary,
         "fields": {k: f.label or k for k, f in defn.completion.form.items()},
@@ -272,7 +276,7 @@ def ledger(
                 "subject": r.subject_name or r.subject,
                 "period": r.period,
                 "state": r.state,
-                "due": day(r.due_at),
+                "due": due_day(r.due_at),
                 "submitted": day(r.submitted_at),
                 "finished": day(r.finished_at) if r.state == TaskState.done.value else None,
                 "files": r.files,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import datetime, time, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from duban.engine.channels.model import Digest, Notice
 from duban.engine.channels.text import truncate_utf8, utf8_len
 from duban.engine.glossary import has, label
+from duban.engine.time.timeline import last_day
 
 # Display order is urgency order: what needs action now comes first. The words are the glossary's.
 KIND_ORDER: Final = (
@@ -72,10 +73,8 @@ def format_due(due_at: datetime, tz: tzinfo) -> str:
     """
     local = due_at.astimezone(tz)
     clock_time = local.time().replace(microsecond=0)
-    if clock_time == time(0, 0):
-        return (local.date() - timedelta(days=1)).isoformat()
-    if clock_time == time(23, 59, 59):
-        return local.date().isoformat()
+    if clock_time in (time(0, 0), time(23, 59, 59)):
+        return last_day(local).isoformat()
     return local.strftime("%Y-%m-%d %H:%M")
 
 

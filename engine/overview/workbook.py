@@ -20,6 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from duban.engine.glossary import label
 from duban.engine.overview.sheets_out import append_row, safe_title
+from duban.engine.time.timeline import last_day
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -194,7 +195,7 @@ def _task_row(i: int, t: dict[str, Any], now: datetime, lang: str) -> list[Any]:
         t.get("period") or "",
         t.get("subject_name") or t.get("subject") or "",
         label(f"state.{t['state']}", lang),
-        t["due_at"][:10],
+        last_day(datetime.fromisoformat(t["due_at"])).isoformat(),
         word("yes", lang) if overdue else "",
         t["escalation_level"] or None,
         t["progress"] if t.get("target") is not None or t["progress"] else None,

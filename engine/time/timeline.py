@@ -39,6 +39,16 @@ from duban.engine.language.model import (
 from duban.engine.time.calendar import WorkCalendar
 from duban.engine.time.periods import Period, period_of
 
+
+def last_day(due_at: datetime) -> date:
+    """The day a deadline ends, in the zone `due_at` is given in.
+
+    A date-granular deadline is stored as the next local midnight ("by the end of 30 June" is
+    overdue at 1 July 00:00), so a deadline at midnight ends the day before.
+    """
+    return (due_at - timedelta(seconds=1)).date() if due_at.time() == time(0) else due_at.date()
+
+
 END_OF_DAY = time(23, 59, 59)
 
 ActionKind = Literal["reminder", "escalation"]

@@ -399,3 +399,39 @@ def test_recurring_trigger_is_the_period_start_or_the_assignment() -> None:
     assert later.isoformat() == "2026-04-01T00:30:00+08:00"
     with pytest.raises(ValueError):
         recurring_trigger_at(quarter, datetime(2026, 5, 10, 15, 0), SH)  # naive on purpose
+
+
+def test_a_deadline_at_midnight_ends_the_day_before_everywhere_it_is_shown() -> None:
+    """The one rule for a deadline's day: the pages, the notices, the task list export and the ledger share it."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from duban.engine.channels.render import format_due
+    from duban.engine.overview.workbook import tasks_workbook
+    from duban.engine.time.timeline import last_day
+
+    tz = ZoneInfo("Asia/Shanghai")
+    midnight = datetime(2026, 7, 1, 0, 0, tzinfo=tz)
+    assert last_day(midnight) == date(2026, 6, 30)
+    assert last_day(datetime(2026, 6, 30, 23, 59, 59, tzinfo=tz)) == date(2026, 6, 30)
+    assert last_day(datetime(2026, 6, 30, 17, 30, tzinfo=tz)) == date(2026, 6, 30)
+    assert format_due(midnight.astimezone(ZoneInfo("UTC")), tz) == "2026-06-30"
+    task = {
+        "unit_code": "G01",
+        "unit_name": "某工会",
+        "title": "会员代表大会",
+        "definition_id": "x",
+        "period": "",
+        "state": "open",
+        "due_at": midnight.isoformat(),
+        "overdue_at": midnight.isoformat(),
+        "escalation_level": 0,
+        "progress": 0,
+        "target": None,
+    }
+    book = load_workbook(
+        BytesIO(tasks_workbook([task], unit_name="某工会", filters=[], total=1, now=midnight))
+    )
+    cells = [c.value for row in book.active.iter_rows() for c in row]
+    assert "2026-06-30" in cells and "2026-07-01" not in cells
