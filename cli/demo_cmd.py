@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from duban.cli.context import Context, ctx_of, refusals
 from duban.cli.demo_story import ACCOUNTS, PEOPLE, Story
-from duban.engine.access.accounts import add_account
+from duban.engine.access.accounts import NewPassword, add_account
 from duban.engine.access.actors import OPERATOR, actor_for
 from duban.engine.followup.delivery import deliver_outbox
 from duban.engine.language.loader import load_paths
@@ -121,6 +121,7 @@ def demo(
 def _build(c: Context, start: datetime, past: Runtime) -> None:
     """The tree, the plan, the accounts, the assignments, and six weeks replayed."""
     engine, rt = c.engine, c.runtime
+    prepared = NewPassword.of(DEMO_PASSWORD)  # one hash for every demo account, made outside the transaction
     with tempfile.TemporaryDirectory() as tmp, c.write() as session:
         tree_csv = Path(tmp) / "tree.csv"
         n = demo_tree(tree_csv)
@@ -129,7 +130,7 @@ def _build(c: Context, start: datetime, past: Runtime) -> None:
         for name, unit, role, _ in ACCOUNTS:
             if session.scalars(select(Account).where(Account.name == name)).first():
                 continue
-            add_account(session, start, OPERATOR, name, unit, role, DEMO_PASSWORD)
+            add_account(session, start, OPERATOR, name, unit, role, prepared)
         people_csv = Path(tmp) / "people.csv"
         people_csv.write_text(PEOPLE.format(start=start.date().isoformat()), encoding="utf-8")
         import_people(session, start, OPERATOR, people_csv)

@@ -125,6 +125,7 @@ def accounts_enable(ctx: typer.Context, name: str, by: str = BY, json: bool = JS
 @refusals
 def accounts_reset_password(ctx: typer.Context, name: str, by: str = BY, json: bool = JSON) -> None:
     """Set a new password, read from stdin; the account's tokens are revoked."""
+    from duban.engine.access.accounts import NewPassword
     from duban.engine.access.admin import reset_password
 
     password = sys.stdin.readline().rstrip("\r\n")
@@ -134,8 +135,9 @@ def accounts_reset_password(ctx: typer.Context, name: str, by: str = BY, json: b
             code=2,
         )
     c = ctx_of(ctx)
+    prepared = NewPassword.of(password)  # hashed before the write transaction opens
     with c.write() as session:
-        result = reset_password(session, c.runtime.now(), acting(session, by), name, password)
+        result = reset_password(session, c.runtime.now(), acting(session, by), name, prepared)
     if json:
         emit_json(result)
     else:

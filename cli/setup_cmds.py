@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from duban.cli.context import BY, JSON, acting, ctx_of, emit_json, fail, progress_bar, refusals, shown
-from duban.engine.access.accounts import add_account
+from duban.engine.access.accounts import NewPassword, add_account
 from duban.engine.access.actors import OPERATOR
 from duban.engine.language.loader import load_paths
 from duban.engine.org.contacts import set_contacts
@@ -140,8 +140,9 @@ def accounts_add(
         if not sys.stdin.isatty()
         else typer.prompt("password", hide_input=True, confirmation_prompt=True)
     )
+    prepared = NewPassword.of(password)  # hashed before the write transaction opens
     with c.write() as session:
-        account = add_account(session, c.runtime.now(), OPERATOR, name, unit, role, password, email)
+        account = add_account(session, c.runtime.now(), OPERATOR, name, unit, role, prepared, email)
     if json:
         emit_json({"name": account.name, "unit": unit, "role": account.role})
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -39,6 +40,24 @@ def check_password(password: str) -> None:
         raise InvalidInput([Problem("password", "password", f"at least {MIN_PASSWORD} characters")])
 
 
+@dataclass(frozen=True)
+class NewPassword:
+    """A checked password, hashed before any write transaction opens (hashing takes ~0.5 s by design,
+    and on SQLite a transaction holding that long keeps every other writer waiting)."""
+
+    hash: str
+
+    @classmethod
+    def of(cls, password: str) -> NewPassword:
+        check_password(password)
+        return cls(hash_password(password))
+
+
+def hashed(password: str | NewPassword) -> str:
+    """The hash to store: made here only for a caller that did not prepare it outside its transaction."""
+    return (password if isinstance(password, NewPassword) else NewPassword.of(password)).hash
+
+
 def add_account(
     session: Session,
     now: datetime,
@@ -46,7 +65,7 @@ def add_account(
     name: str,
     unit_code: str,
     role: str,
-    password: str,
+    password: str | NewPassword,
     email: str | None = None,
 ) -> Account:
     """Create an account in a unit with a role."""
@@ -57,7 +76,7 @@ def add_account(
         problems.append(Problem("account", "role", f"{role!r} is not one of admin, staff, viewer"))
     if problems:
         raise InvalidInput(problems)
-    check_password(password)
+    password_hash = hashed(password)
     unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
     if unit is None:
         raise NotFound(f"unit {unit_code} not found")
@@ -67,7 +86,7 @@ def add_account(
         name=name,
         unit_id=unit.id,
         role=role,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         email=email,
         created_at=now,
     )
