@@ -25,11 +25,7 @@ def _page(request: Request, ctx: Ctx, chosen: dict[str, str], status: int = 200,
     with ctx.read() as s:
         definitions = lookups.list_definitions(s)
         offered = [p.plan for p in load_plans(ctx.settings.plans_folder())]
-        units = lookups.find_units(s, ctx.actor, chosen.get("find", ""), 200)
-        scope_name = next((u["name"] for u in units if u["code"] == chosen.get("scope")), None)
-        if scope_name is None and chosen.get("scope"):
-            found = lookups.find_units(s, ctx.actor, chosen["scope"], 1)
-            scope_name = found[0]["name"] if found and found[0]["code"] == chosen["scope"] else None
+        units, scope = lookups.unit_choices(s, ctx.actor, chosen.get("find", ""), chosen.get("scope", ""))
     return page(
         request,
         "assign.html",
@@ -38,7 +34,7 @@ def _page(request: Request, ctx: Ctx, chosen: dict[str, str], status: int = 200,
         definitions=definitions,
         units=units,
         chosen=chosen,
-        scope_name=scope_name,
+        scope_name=scope["name"] if scope else None,
         plans=offered,
         **values,
     )

@@ -31,12 +31,8 @@ MAX_LINKED = 20
 def _page(request: Request, ctx: Ctx, chosen: dict[str, str], status: int = 200, **values: Any) -> Response:
     with ctx.read() as s:
         events = lookups.events_heard(s, ctx.actor)
-        units = lookups.find_units(s, ctx.actor, chosen.get("find", ""), 200)
+        units, unit = lookups.unit_choices(s, ctx.actor, chosen.get("find", ""), chosen.get("unit", ""))
         event = next((e for e in events if e["event"] == chosen.get("event")), None)
-        unit = next((u for u in units if u["code"] == chosen.get("unit")), None)
-        if unit is None and chosen.get("unit"):
-            found = lookups.find_units(s, ctx.actor, chosen["unit"], 1)
-            unit = found[0] if found and found[0]["code"] == chosen["unit"] else None
         people = (
             lookups.people_in(s, ctx.actor, unit["code"]) if unit and event and event["about_person"] else []
         )

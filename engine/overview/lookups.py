@@ -282,6 +282,18 @@ def find_units(session: Session, actor: Actor, text: str, limit: int = 50) -> li
     return [{"code": r.code, "name": r.name, "level": r.level, "depth": r.depth} for r in rows]
 
 
+def unit_choices(
+    session: Session, actor: Actor, text: str, chosen: str, limit: int = 200
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A select's units (`find_units`) and the chosen one, found even when the search leaves it out."""
+    found = find_units(session, actor, text, limit)
+    unit = next((u for u in found if u["code"] == chosen), None)
+    if unit is None and chosen:
+        exact = find_units(session, actor, chosen, 1)
+        unit = exact[0] if exact and exact[0]["code"] == chosen else None
+    return found, unit
+
+
 def same_assignments(session: Session, def_id: str, scope_code: str) -> list[dict[str, Any]]:
     """Active assignments of a definition to exactly this scope: assigning again would repeat them."""
     from duban.engine.store.models import Assignment, AssignmentState
