@@ -10,7 +10,6 @@ concurrent, repeated or interrupted sweeps send nothing twice and miss nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -18,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from duban.engine.access.actors import SYSTEM
@@ -36,7 +34,7 @@ from duban.engine.org import routing
 from duban.engine.runtime import Runtime
 from duban.engine.store import counts
 from duban.engine.store.bulk import Bulk
-from duban.engine.store.db import is_sqlite, write_session
+from duban.engine.store.db import is_sqlite, retry_locked
 from duban.engine.store.models import Supervision, Task, Unit
 from duban.engine.time.timeline import Action
 
@@ -378,20 +376,6 @@ def _approval_due(
     return None
 
 
-def _with_lock_retry(engine: Engine, work: Callable[[Session], int], tries: int = 5) -> int:
-    """Run `work` in a write transaction; on SQLite a lock that outlasts the busy timeout is retried."""
-    for attempt in range(1, tries + 1):
-        try:
-            with write_session(engine) as session:
-                return work(session)
-        except OperationalError as exc:
-            if attempt == tries or "locked" not in str(exc).lower():
-                raise
-            # Backs off on real time on purpose: this waits for another process, not for the domain clock.
-            time.sleep(0.1 * attempt)
-    raise AssertionError("unreachable")
-
-
 def _exists(engine: Engine, probe: Select[Any]) -> bool:
     """Whether `probe` finds a row, asked in a read transaction: an idle sweep never takes the write lock."""
     with engine.connect() as conn:
@@ -424,7 +408,7 @@ def sweep_due(
     calendar_key = (engine.url.render_as_string(hide_password=True), tuple(rt.calendar.known_years()))
     if calendar_key not in _recomputed:
         if _exists(engine, select(tasks.c.id).where(PROVISIONAL)):
-            result.provisional_recomputed = _with_lock_retry(engine, lambda s: recompute_provisional(s, rt))
+            result.provisional_recomputed = retry_locked(engine, lambda s: recompute_provisional(s, rt))
         _recomputed.add(calendar_key)
     if not _anything_due(engine, now):
         return result
@@ -451,7 +435,7 @@ def sweep_due(
             return taken
 
         try:
-            taken = _with_lock_retry(engine, batch)
+            taken = retry_locked(engine, batch)
         except BaseException:
             for key, value in before.items():
                 setattr(result, key, value)

@@ -6,20 +6,22 @@ start a deferred transaction and run beside a writer (WAL). Holding the write lo
 from its first statement means a write transaction can only meet a lock at its
 BEGIN, before any of its work ran: so that BEGIN alone is retried, with backoff,
 until LOCK_WAIT_SECONDS have passed, and then refused with one line (DatabaseBusy),
-never a traceback.
+never a traceback. A transaction that meets the lock later (a lock error raised inside it) can be
+run again whole by `retry_locked`, under the same budget.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from duban.engine.errors import DatabaseBusy
@@ -27,6 +29,7 @@ from duban.engine.errors import DatabaseBusy
 BUSY_TIMEOUT_MS = 30_000
 # How long a writer keeps trying to start behind another (a long import, a big sweep batch).
 LOCK_WAIT_SECONDS = 300.0
+T = TypeVar("T")
 
 
 def normalize_url(url: str) -> str:
@@ -68,17 +71,23 @@ def _tune_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN DEFERRED")
 
 
-def _begin_immediate(raw: sqlite3.Connection) -> None:
-    """Take the write lock, waiting out another writer: each try waits the busy timeout, then backs off."""
+def _is_lock(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _waiting_out_locks(attempt: Callable[[], T], lock_error: Callable[[BaseException], bool]) -> T:
+    """Run `attempt` until it does not fail on a lock: each try waits the busy timeout, then backs off.
+
+    After LOCK_WAIT_SECONDS of trying, DatabaseBusy (one line, no traceback).
+    """
     started = time.monotonic()
     pause = 0.05
     while True:
         try:
-            raw.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            text = str(exc).lower()
-            if "locked" not in text and "busy" not in text:
+            return attempt()
+        except Exception as exc:
+            if not lock_error(exc):
                 raise
             waited = time.monotonic() - started
             if waited >= LOCK_WAIT_SECONDS:
@@ -86,6 +95,14 @@ def _begin_immediate(raw: sqlite3.Connection) -> None:
         # Real time on purpose: this waits for another process, not for the domain clock.
         time.sleep(pause)
         pause = min(pause * 2, 2.0)
+
+
+def _begin_immediate(raw: sqlite3.Connection) -> None:
+    """Take the write lock, waiting out another writer."""
+    _waiting_out_locks(
+        lambda: raw.execute("BEGIN IMMEDIATE"),
+        lambda exc: isinstance(exc, sqlite3.OperationalError) and _is_lock(exc),
+    )
 
 
 def is_sqlite(bind: Engine | Connection | Session) -> bool:
@@ -103,6 +120,16 @@ def write_session(engine: Engine) -> Iterator[Session]:
         with Session(bind=conn) as session, conn.begin():
             yield session
             session.flush()
+
+
+def retry_locked(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Run `work` in a write transaction; one that fails on a database lock is rolled back and run again."""
+
+    def attempt() -> T:
+        with write_session(engine) as session:
+            return work(session)
+
+    return _waiting_out_locks(attempt, lambda exc: isinstance(exc, OperationalError) and _is_lock(exc.orig))
 
 
 @contextmanager
