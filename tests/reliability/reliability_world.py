@@ -200,11 +200,15 @@ def fingerprint(engine: Engine) -> dict[str, Counter[Any]]:
 
 
 def consistent(engine: Engine) -> None:
-    """Every notice has the audit row of its task's change, and every such audit row its notice."""
+    """Every reminder and escalation notice has the audit row of its task's change, and the reverse."""
     with engine.connect() as conn:
         heard = {
             (r.task_id, r.kind, r.step)
-            for r in conn.execute(select(Notification.task_id, Notification.kind, Notification.step))
+            for r in conn.execute(
+                select(Notification.task_id, Notification.kind, Notification.step).where(
+                    Notification.kind.in_(("reminder", "escalation"))
+                )
+            )
         }
         told = set()
         for r in conn.execute(
