@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from duban.api import dashboard_pages, errors, health, swagger, web
 from duban.api.deps import trusted_networks
-from duban.api.middleware import BodyLimit, SecurityHeaders
+from duban.api.middleware import BodyLimit, RequestContext, SecurityHeaders
 from duban.api.routes import (
     assessment,
     assignments,
@@ -103,4 +103,6 @@ def create_app(settings: Settings, engine: Engine | None = None, runtime: Runtim
     app.add_middleware(SecurityHeaders)
     # Pages, lists and JSON compress 5-10x; small answers are not worth the CPU.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Outermost: the id and the access line cover everything below, the error pages too.
+    app.add_middleware(RequestContext)
     return app

@@ -1,4 +1,5 @@
-"""The ASGI layers around every request: the body cap and early sign-in check, and the security headers.
+"""The ASGI layers around every request: its id and access line, the body cap and early sign-in check,
+and the security headers.
 
 Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware streams every
 response through a task and a memory channel, which cost the to-do route about a fifth of its time.
@@ -7,6 +8,9 @@ response through a task and a memory channel, which cost the to-do route about a
 from __future__ import annotations
 
 import logging
+import re
+import time
+import uuid
 
 import anyio.to_thread
 from fastapi import Request
@@ -18,8 +22,10 @@ from duban.api import errors
 from duban.engine.access import sessions
 from duban.engine.errors import Unauthenticated
 from duban.engine.store.db import read_session
+from duban.logs import request_id
 
 log = logging.getLogger("duban.api")
+access = logging.getLogger("duban.access")
 COOKIE = b"duban_session"
 # Routes that take a body from someone not yet signed in.
 OPEN_BODIES = ("/api/v1/auth/token", "/login")
@@ -200,3 +206,57 @@ def _server_error(path: str) -> Response:
         "<p>The server failed on this request; it was logged.</p></html>",
         status_code=500,
     )
+
+
+# An id a proxy or client may choose: short, and nothing a log line could be forged with.
+SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{8,64}")
+
+
+class RequestContext:
+    """Give every request an id and log one access line for it.
+
+    The id is the caller's `X-Request-ID` when it is sane (a proxy's id joins the two logs), else a
+    new one; it goes back in the response's `X-Request-ID` and into every line logged while the
+    request is handled (`duban.logs.request_id`). The access line names the method, the path
+    without its query string, the status and the time taken; never a header, so never a token or
+    a cookie.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        rid = given.decode("ascii") if SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())],
+                }
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if access.isEnabledFor(logging.INFO):
+                ms = round((time.perf_counter() - started) * 1000, 1)
+                method, path = scope.get("method", ""), scope.get("path", "")
+                access.info(
+                    "%s %s %s %.1f ms",
+                    method,
+                    path,
+                    status,
+                    ms,
+                    extra={"method": method, "path": path, "status": status, "duration_ms": ms},
+                )
+            request_id.reset(token)

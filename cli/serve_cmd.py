@@ -8,17 +8,19 @@ DUBAN_SERVE_NOW.
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import typer
 
+from duban import logs
 from duban.cli.context import Context, ctx_of, fail
 
 NOW_VARIABLE = "DUBAN_SERVE_NOW"
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+# uvicorn logs through the handlers `duban.logs` set up, and leaves the access line to the app (no query strings).
+QUIET_UVICORN: dict[str, Any] = {"log_level": "info", "log_config": None, "access_log": False}
 
 
 def worker_app() -> Any:
@@ -28,22 +30,21 @@ def worker_app() -> Any:
     from duban.settings import Settings
 
     settings = Settings()
+    logs.configure(settings.log_format)
     pinned = os.environ.get(NOW_VARIABLE)
     now = datetime.fromisoformat(pinned) if pinned else None
     return create_app(settings, runtime=build_runtime(settings, now))
 
 
-def _log_to_stderr() -> None:
-    """The scheduler's lines (logger `duban`) beside uvicorn's, one per sweep and per delivery."""
-    logger = logging.getLogger("duban")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-
-
-def run_server(context: Context, host: str, port: int, *, scheduler: bool, workers: int = 1) -> None:
+def run_server(
+    context: Context,
+    host: str,
+    port: int,
+    *,
+    scheduler: bool,
+    workers: int = 1,
+    log_format: str | None = None,
+) -> None:
     """Serve the app on host:port; with `scheduler`, sweep and deliver in this process too.
 
     uvicorn would believe X-Forwarded-For from loopback; the app decides whom to believe
@@ -56,7 +57,9 @@ def run_server(context: Context, host: str, port: int, *, scheduler: bool, worke
         settings.check_secrets()
     except ValueError as exc:  # refused before anything starts: one line, no traceback
         fail(str(exc))
-    _log_to_stderr()
+    if log_format is not None:
+        os.environ["DUBAN_LOG_FORMAT"] = log_format  # the workers read their settings from the environment
+    logs.configure(log_format or settings.log_format)
     running = None
     if scheduler:
         from duban.flows import schedule
@@ -74,17 +77,28 @@ def run_server(context: Context, host: str, port: int, *, scheduler: bool, worke
                 host=host,
                 port=port,
                 workers=workers,
-                log_level="info",
                 proxy_headers=False,
+                **QUIET_UVICORN,
             )
         else:
             from duban.api.app import create_app
 
             app_ = create_app(settings, engine=context.engine, runtime=context.runtime)
-            uvicorn.run(app_, host=host, port=port, log_level="info", proxy_headers=False)
+            uvicorn.run(
+                app_,
+                host=host,
+                port=port,
+                proxy_headers=False,
+                **QUIET_UVICORN,
+            )
     finally:
         if running is not None:
             running.shutdown(wait=False)
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -105,6 +119,10 @@ def register(app: typer.Typer) -> None:
         no_scheduler: bool = typer.Option(
             False, "--no-scheduler", help="Do not run the sweep and delivery in this process."
         ),
+        log_format: LogFormat = typer.Option(
+            None, "--log-format", help="text, or json: one JSON object per line (default DUBAN_LOG_FORMAT)."
+        ),
     ) -> None:
         """Serve the HTTP API (/api/v1, /openapi.json) and the web UI."""
-        run_server(ctx_of(ctx), host, port, scheduler=not no_scheduler, workers=workers)
+        fmt = log_format.value if log_format is not None else None
+        run_server(ctx_of(ctx), host, port, scheduler=not no_scheduler, workers=workers, log_format=fmt)

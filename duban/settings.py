@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,15 @@ class Settings(BaseSettings):
         default="",
         description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed; "
         "none by default, so a client cannot choose the address its sign-ins are counted under",
+    )
+
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="the server's log lines: text, or one JSON object per line"
+    )
+    webhook_hosts: str = Field(
+        default="",
+        description="comma-separated host names (`*.example.cn` for a domain and its subdomains) webhooks and "
+        "robots may post to; empty allows any host but link-local and cloud metadata addresses",
     )
 
     smtp_host: str | None = None

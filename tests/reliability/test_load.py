@@ -312,6 +312,7 @@ def test_serve_sweep_and_imports_under_load_answer_every_request(tmp_path: Path)
         "DUBAN_DATA_DIR": str(tmp_path / "data"),
         "DUBAN_SWEEP_SECONDS": "2",
         "DUBAN_DELIVER_SECONDS": "1",
+        "DUBAN_LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
     }
     port = _free_port()
@@ -341,7 +342,7 @@ def test_serve_sweep_and_imports_under_load_answer_every_request(tmp_path: Path)
     text = log.read_text(errors="replace")
     figures = _figures(seen, seconds)
     figures["writers"] = {f"{name} {i}": round(took, 1) for i, (name, _, _, took) in enumerate(outcomes)}
-    figures["scheduler_sweeps"] = text.count("duban.scheduler") and text.count(" sweep at ")
+    figures["scheduler_runs"] = text.count('"logger": "duban.scheduler"')
     print("\nload:", json.dumps(figures, ensure_ascii=False))
     (tmp_path / "figures.json").write_text(json.dumps(figures, ensure_ascii=False, indent=1))
 
@@ -351,9 +352,15 @@ def test_serve_sweep_and_imports_under_load_answer_every_request(tmp_path: Path)
     for name, code, output, _ in outcomes:
         assert code == 0, f"{name}: {output[-2000:]}"
         assert "locked" not in output.lower(), f"{name}: {output[-2000:]}"
-    for bad in ("Traceback", "database is locked", " ERROR ", "stayed locked"):
+    lines = [json.loads(line) for line in text.splitlines()]  # every line of the server is a JSON object
+    for bad in ("Traceback", "database is locked", "stayed locked", PASSWORD):
         assert bad not in text, text[text.find(bad) - 1500 : text.find(bad) + 1500]
-    assert " sweep at " in text  # the scheduler swept while the clients worked
+    assert not [d for d in lines if d["level"] in ("ERROR", "CRITICAL")]
+    served = [d for d in lines if d["logger"] == "duban.access"]
+    assert len(served) >= len(seen.latencies["sign-in"]) and all(d.get("request_id") for d in served)
+    assert any(
+        d["logger"] == "duban.scheduler" for d in lines
+    )  # the scheduler swept while the clients worked
 
     final = subprocess.run(
         [*sweep_command(url), "--json"], capture_output=True, text=True, env=env, check=True
