@@ -12,6 +12,7 @@ from rich.table import Table
 from duban.cli.context import BY, JSON, acting, ctx_of, emit_json, fail, progress_bar, refusals, shown
 from duban.engine.access.accounts import NewPassword, add_account
 from duban.engine.access.actors import OPERATOR
+from duban.engine.channels.targets import parse_hosts
 from duban.engine.language.loader import load_paths
 from duban.engine.org.contacts import set_contacts
 from duban.engine.org.people import import_people, read_people
@@ -66,7 +67,8 @@ def units_import(
     Only the file's columns change; a blank cell keeps the stored value, `-` clears it.
     """
     c = ctx_of(ctx)
-    units_file = read_units(file)  # parsed before the write lock is taken
+    hosts = parse_hosts(c.settings.webhook_hosts)
+    units_file = read_units(file, hosts)  # parsed before the write lock is taken
     if dry_run:
         with c.read() as session:
             result = import_units(session, c.runtime.now(), acting(session, by), units_file, dry_run=True)
@@ -229,7 +231,9 @@ def contacts_set(
     """Set where a unit's notices go (replaces what was there)."""
     c = ctx_of(ctx)
     with c.write() as session:
-        saved = set_contacts(session, c.runtime.now(), OPERATOR, code, email, webhook)
+        saved = set_contacts(
+            session, c.runtime.now(), OPERATOR, code, email, webhook, parse_hosts(c.settings.webhook_hosts)
+        )
     if json:
         emit_json(saved)
     else:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from duban.engine.channels import ChannelSettings, Transport
+from duban.engine.channels.targets import parse_hosts
 from duban.engine.followup.delivery import transports_from
 from duban.engine.runtime import Runtime
 from duban.engine.store.db import make_engine
@@ -51,6 +52,7 @@ def channel_settings(settings: Settings) -> ChannelSettings:
         smtp_password=settings.smtp_password,
         smtp_starttls=settings.smtp_starttls,
         smtp_sender=settings.smtp_sender,
+        webhook_hosts=parse_hosts(settings.webhook_hosts),
     )
 
 

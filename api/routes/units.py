@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Path, Query, UploadFile
 from duban.api.deps import Api
 from duban.api.docs import ok
 from duban.api.uploads import as_temp_file
+from duban.engine.channels.targets import parse_hosts
 from duban.engine.org.units import import_units, read_units
 from duban.engine.overview import lookups
 
@@ -53,7 +54,7 @@ def list_(
 )
 def import_(ctx: Api, file: Annotated[UploadFile, File(description="CSV or XLSX")]) -> dict[str, Any]:
     with as_temp_file(file, ctx.rt.max_upload_bytes) as path:
-        units_file = read_units(path)  # parsed before the write lock is taken
+        units_file = read_units(path, parse_hosts(ctx.settings.webhook_hosts))  # parsed before the write lock
         with ctx.write() as s:
             return import_units(s, ctx.rt.now(), ctx.actor, units_file).to_json()
 

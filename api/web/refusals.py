@@ -54,6 +54,16 @@ _MESSAGES: list[tuple[re.Pattern[str], str, str]] = [
         ),
         (r"unknown label", "附件名称不符", "not one of the attachments asked for"),
         (r"takes no files", "本任务不收附件", "this task takes no files"),
+        (
+            r"webhook host (\S+) (?:is|resolves to \S+,) a link-local or cloud metadata address",
+            "推送地址 {0} 是链路本地地址或云服务器元数据地址，系统从不向这类地址推送",
+            "webhook host {0} is a link-local or cloud metadata address; webhooks never post there",
+        ),
+        (
+            r"webhook host (\S+) is not among the hosts",
+            "推送地址 {0} 不在本系统允许的推送主机之列（DUBAN_WEBHOOK_HOSTS）",
+            "webhook host {0} is not among the hosts this deployment allows (DUBAN_WEBHOOK_HOSTS)",
+        ),
         (r"larger than (\d+) MB", "文件超过 {0} MB", "the file is larger than {0} MB"),
         (r"the file is empty", "文件是空的", "the file is empty"),
         (

@@ -12,6 +12,7 @@ import httpx
 
 from duban.engine.channels.errors import DeliveryFailed
 from duban.engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ
+from duban.engine.channels.targets import TargetRefused, check_before_sending
 
 # Statuses that say "not now" rather than "never": timeouts, rate limits, server trouble.
 _RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})
@@ -24,7 +25,13 @@ def redact_url(url: str) -> str:
 
 
 class HttpTransport:
-    """Base for the HTTP transports: one pooled httpx client, explicit timeouts, no redirects."""
+    """Base for the HTTP transports: one pooled httpx client, explicit timeouts, no redirects.
+
+    `allowed_hosts` (DUBAN_WEBHOOK_HOSTS) limits where it posts; empty allows any host but the
+    refused addresses (`targets.py`), checked before every send after resolving the name.
+    """
+
+    allowed_hosts: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -59,6 +66,10 @@ class HttpTransport:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         all_headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
         where = redact_url(url)
+        try:
+            check_before_sending(url, self.allowed_hosts)
+        except TargetRefused as exc:
+            raise DeliveryFailed(f"{where}: {exc}", retryable=False) from None
         try:
             response = self._client.post(url, content=body, headers=all_headers)
         except httpx.TimeoutException as exc:

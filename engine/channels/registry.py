@@ -11,6 +11,7 @@ import httpx
 
 from duban.engine.channels.dingtalk import DingTalkTransport
 from duban.engine.channels.errors import DeliveryFailed
+from duban.engine.channels.http_post import HttpTransport
 from duban.engine.channels.model import Digest
 from duban.engine.channels.render import DEFAULT_MAX_LINES, DEFAULT_TZ
 from duban.engine.channels.smtp import SmtpTransport
@@ -41,6 +42,7 @@ class ChannelSettings:
     timeout_seconds: float = 10.0
     max_lines: int = DEFAULT_MAX_LINES
     ssl_context: ssl.SSLContext | None = None
+    webhook_hosts: tuple[str, ...] = ()  # empty: any host but the refused addresses (targets.py)
 
 
 def transport_for(
@@ -69,18 +71,28 @@ def transport_for(
             max_lines=settings.max_lines,
             implicit_tls=settings.smtp_implicit_tls,
         )
-    if channel in ("webhook", "generic"):
-        return GenericWebhookTransport(
-            settings.timeout_seconds, tz=settings.tz, max_lines=settings.max_lines, client=client
-        )
-    if channel == "wecom":
-        return WeComTransport(
-            settings.timeout_seconds, tz=settings.tz, max_lines=settings.max_lines, client=client
-        )
-    if channel == "dingtalk":
-        return DingTalkTransport(
-            clock, settings.timeout_seconds, tz=settings.tz, max_lines=settings.max_lines, client=client
-        )
+    if channel in ("webhook", "generic", "wecom", "dingtalk"):
+        return _http(channel, settings, clock, client)
     if channel == "inbox":
         raise ValueError("the inbox has no transport: the delivery step writes inbox rows itself")
     raise ValueError(f"unknown channel {channel!r}")
+
+
+def _http(
+    channel: str, settings: ChannelSettings, clock: Clock, client: httpx.Client | None
+) -> HttpTransport:
+    http: HttpTransport
+    if channel == "wecom":
+        http = WeComTransport(
+            settings.timeout_seconds, tz=settings.tz, max_lines=settings.max_lines, client=client
+        )
+    elif channel == "dingtalk":
+        http = DingTalkTransport(
+            clock, settings.timeout_seconds, tz=settings.tz, max_lines=settings.max_lines, client=client
+        )
+    else:
+        http = GenericWebhookTransport(
+            settings.timeout_seconds, tz=settings.tz, max_lines=settings.max_lines, client=client
+        )
+    http.allowed_hosts = settings.webhook_hosts
+    return http

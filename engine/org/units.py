@@ -9,7 +9,7 @@ only what the file gives: a column it lacks or a blank cell keeps the stored val
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
+from duban.engine.channels.targets import TargetRefused, check_target
 from duban.engine.errors import ImportRefused, Problem
 from duban.engine.language.model import LEVEL_ORDER
 from duban.engine.org import tree
@@ -109,16 +110,32 @@ def tags_text(tags: list[str]) -> str:
     return ";" + ";".join(sorted(set(tags))) + ";" if tags else ""
 
 
-def read_units(path: Path) -> UnitFile:
-    """Read and check a unit file (CSV or XLSX) without the database; ImportRefused names every problem."""
+def read_units(path: Path, webhook_hosts: Sequence[str] = ()) -> UnitFile:
+    """Read and check a unit file (CSV or XLSX) without the database; ImportRefused names every problem.
+
+    `webhook_hosts` (DUBAN_WEBHOOK_HOSTS) are the hosts the contacts' webhooks may name, when listed.
+    """
     name = str(path)
     rows = read_rows(path, REQUIRED, OPTIONAL)
     parsed, problems = parse_rows(UnitRow, name, rows, ["code", "name", "level"])
     problems += _duplicates(name, rows)
+    if webhook_hosts:
+        problems += _unlisted_hosts(name, parsed, webhook_hosts)
     if problems:
         problems.sort(key=lambda p: int(p.where.rsplit(":", 1)[1]) if p.where != name else 0)
         raise ImportRefused(problems)
     return UnitFile(name, parsed)
+
+
+def _unlisted_hosts(name: str, parsed: list[UnitRow], webhook_hosts: Sequence[str]) -> list[Problem]:
+    problems = []
+    for row in parsed:
+        for hook in (row.contacts or {}).get("webhooks", []) if isinstance(row.contacts, dict) else []:
+            try:
+                check_target(hook["url"], webhook_hosts)
+            except TargetRefused as exc:
+                problems.append(Problem(f"{name}:{row.line}", "contacts", str(exc)))
+    return problems
 
 
 def import_units(
