@@ -1,12 +1,14 @@
 """Serve plus sweep plus an import under load, on SQLite: every request answered without an error.
 
-`duban serve` runs as an operator runs it (its own process, the embedded scheduler sweeping every
-two seconds and delivering every second) over a province-shaped world whose tasks are all due.
-While its first sweep works through them, clients sign in and do a branch's and its approver's day
-(to-do, task page, evidence, approval, report), `duban sweep` processes run beside the scheduler,
-and a units import and a people import land. Afterwards: no 5xx, no lock error, no traceback in
-any log; every move has its one audit row, every notice its audit row and the reverse, nothing
-left due. The latency figures are printed (`-s`), not asserted: machines are noisy.
+`duban serve` runs as an operator runs it (its own process, JSON logs, the embedded scheduler
+sweeping every two seconds and delivering every second) over a province-shaped world, its clock
+the day after the assignment. While clients sign in and do a branch's and its approver's day
+(to-do, task page, evidence, approval, report), two `duban sweep` processes three months later
+work through every reminder and escalation of the world, the scheduler reconciles and delivers
+what they and the clients cause, and a units import and a people import land. Afterwards: no
+5xx, no lock error, no traceback in any log, no password in the server's log; every move has its
+one audit row, every notice its audit row and the reverse, each imported unit its tasks once.
+The latency figures are printed (`-s`), not asserted: machines are noisy.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from reliability_world import ASSIGNED, LONG, SWEEP_AT, consistent, runtime_at, sweep_command
+from reliability_world import ASSIGNED, LONG, consistent, runtime_at, sweep_command
 from sqlalchemy import Engine, func, select
 
 from duban.bench.load import Load
@@ -41,14 +43,16 @@ from duban.engine.store.models import Audit, Notification, Person, Task, Unit
 from duban.engine.store.schema import upgrade
 from duban.engine.work import catalog, fanout
 
-UNITS = 5000 if LONG else 2000
+UNITS = 5000 if LONG else 1200
 CLIENTS = 40 if LONG else 20
 # Reads each client makes after its moves at least; it goes on reading until the writers are done.
 READS = 40 if LONG else 6
-ADDED = 1000 if LONG else 300  # grassroots units (and people) the imports add while the load runs
+ADDED = 1000 if LONG else 200  # grassroots units (and people) the imports add while the load runs
 PASSWORD = "load-test-password-1"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 HOST = "127.0.0.1"
+# The server's clock: the day after the assignment, nothing due yet. The sweep processes run at SWEEP_AT.
+SERVE_AT = ASSIGNED + timedelta(days=1)
 DEFINITIONS = ("load-approved", "load-second")
 
 APPROVED = """\
@@ -162,7 +166,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cli(url: str, at: datetime = SWEEP_AT) -> list[str]:
+def _cli(url: str, at: datetime = SERVE_AT) -> list[str]:
     return [sys.executable, "-m", "duban.cli.main", "--db", url, "--now", at.isoformat()]
 
 
@@ -243,15 +247,14 @@ def _writers(url: str, tmp: Path, env: dict[str, str], outcomes: list[tuple[str,
 
     def imports() -> None:
         # A minute after the server's pinned clock: the units change after the scheduler last looked.
-        later = SWEEP_AT + timedelta(minutes=1)
+        later = SERVE_AT + timedelta(minutes=1)
         run("units import", [*_cli(url, later), "units", "import", str(units)])
         run("people import", [*_cli(url, later), "people", "import", str(people)])
 
-    def sweeps() -> None:
-        for _ in range(2):
-            run("sweep", [*sweep_command(url), "--json"])
+    def sweep() -> None:
+        run("sweep", [*sweep_command(url), "--json"])
 
-    threads = [threading.Thread(target=imports), threading.Thread(target=sweeps)]
+    threads = [threading.Thread(target=f) for f in (imports, sweep, sweep)]
     for t in threads:
         t.start()
     for t in threads:
@@ -270,6 +273,9 @@ def _figures(seen: Seen, seconds: float) -> dict[str, Any]:
         "p95_ms": every.percentile_ms(0.95),
         "p99_ms": every.percentile_ms(0.99),
         "max_ms": round(max(every.latencies) * 1000, 1),
+        "p95_ms_but_sign_in": Load(
+            [t for k, ts in seen.latencies.items() if k != "sign-in" for t in ts], Counter(), seconds
+        ).percentile_ms(0.95),
         "p95_ms_by_kind": {k: seen.load(seconds, k).percentile_ms(0.95) for k in sorted(seen.latencies)},
         "requests_by_kind": {k: len(v) for k, v in sorted(seen.latencies.items())},
         "statuses": dict(seen.statuses),
@@ -288,6 +294,15 @@ def _check_rows(engine: Engine, approved: list[int]) -> None:
             )
         )
         assert set(moves.values()) == {1}, "a move with more than one audit row"
+        actions = Counter(
+            (r.task_id, r.action, r.payload.get("step", r.payload.get("level")))
+            for r in s.execute(
+                select(Audit.task_id, Audit.action, Audit.payload).where(
+                    Audit.action.in_(("task.reminded", "task.reminder_skipped", "task.escalated"))
+                )
+            )
+        )
+        assert actions and set(actions.values()) == {1}, "a reminder or escalation handled twice"
         assert {t for t, _ in moves} == set(approved)
         states = set(s.scalars(select(Task.state).where(Task.id.in_(approved))))
         assert states == {"done"}
@@ -341,7 +356,12 @@ def test_serve_sweep_and_imports_under_load_answer_every_request(tmp_path: Path)
         server.wait(timeout=60)
     text = log.read_text(errors="replace")
     figures = _figures(seen, seconds)
-    figures["writers"] = {f"{name} {i}": round(took, 1) for i, (name, _, _, took) in enumerate(outcomes)}
+    figures["writers_s"] = {f"{name} {i}": round(took, 1) for i, (name, _, _, took) in enumerate(outcomes)}
+    figures["sweep_processes"] = [
+        {k: v for k, v in json.loads(out).items() if k in ("reminders_sent", "escalations", "tasks_touched")}
+        for name, code, out, _ in outcomes
+        if name == "sweep" and code == 0
+    ]
     figures["scheduler_runs"] = text.count('"logger": "duban.scheduler"')
     print("\nload:", json.dumps(figures, ensure_ascii=False))
     (tmp_path / "figures.json").write_text(json.dumps(figures, ensure_ascii=False, indent=1))
@@ -362,11 +382,10 @@ def test_serve_sweep_and_imports_under_load_answer_every_request(tmp_path: Path)
         d["logger"] == "duban.scheduler" for d in lines
     )  # the scheduler swept while the clients worked
 
-    final = subprocess.run(
-        [*sweep_command(url), "--json"], capture_output=True, text=True, env=env, check=True
-    )
-    left = json.loads(final.stdout)
-    assert left["reminders_sent"] == 0 and left["escalations"] == 0, left  # everything due was done once
+    swept = [json.loads(out) for name, _, out, _ in outcomes if name == "sweep"]
+    assert sum(r["escalations"] for r in swept) > len(seats)  # the sweeps had real work under the load
+    # Then one more: whatever is still due (the imported units' tasks) is done, and nothing twice.
+    subprocess.run([*sweep_command(url), "--json"], capture_output=True, text=True, env=env, check=True)
     engine = make_engine(url)
     try:
         _check_rows(engine, seen.approved)
