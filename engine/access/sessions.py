@@ -135,8 +135,14 @@ def count_attempt(session: Session, now: datetime, account_name: str, address: s
     return attempt.id
 
 
-def _proven(engine: Engine, now: datetime, account_name: str, password: str, address: str) -> Account | None:
-    """Count the attempt, then check the password outside any transaction; the account when it matches."""
+def _proven(
+    engine: Engine, now: datetime, account_name: str, password: str, address: str
+) -> tuple[Account, int] | None:
+    """Count the attempt, then check the password outside any transaction.
+
+    The account and the attempt's id when the password matches: the caller marks the attempt good
+    (`_good`) in the write that acts on the sign-in, so a sign-in takes SQLite's write lock twice.
+    """
     with write_session(engine) as s:
         attempt_id = count_attempt(s, now, account_name, address)
     with read_session(engine) as s:
@@ -146,9 +152,11 @@ def _proven(engine: Engine, now: datetime, account_name: str, password: str, add
     ok = accounts.verify_password(account.password_hash if account else _DUMMY_HASH, password)
     if not ok or account is None or not account.active:
         return None
-    with write_session(engine) as s:
-        s.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(ok=True))
-    return account
+    return account, attempt_id
+
+
+def _good(session: Session, attempt_id: int) -> None:
+    session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(ok=True))
 
 
 def sign_in(
@@ -158,12 +166,14 @@ def sign_in(
 
     Throttled is raised before the password is checked.
     """
-    account = _proven(engine, now, account_name, password, address)
-    if account is None:
+    proven = _proven(engine, now, account_name, password, address)
+    if proven is None:
         return None
+    account, attempt_id = proven
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(minutes=minutes)
     with write_session(engine) as s:
+        _good(s, attempt_id)
         s.add(
             ApiToken(
                 account_id=account.id, token_hash=token_hash(token), created_at=now, expires_at=expires_at
@@ -177,10 +187,12 @@ def change_password(
 ) -> None:
     """Change one's own password, proving the old one (throttled like a sign-in); every token is revoked."""
     accounts.check_password(new)
-    if _proven(engine, now, account_name, old, address) is None:
+    proven = _proven(engine, now, account_name, old, address)
+    if proven is None:
         raise InvalidInput([Problem("password", "old_password", "does not match")])
     new_hash = accounts.hash_password(new)
     with write_session(engine) as s:
+        _good(s, proven[1])
         accounts.store_password(s, now, account_name, new_hash)
         revoke_all(s, now, account_name)
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, event, func, insert, select
 from test_sessions import account  # noqa: F401  (the fixture)
 
 from duban.engine.access import accounts, sessions
@@ -122,3 +122,27 @@ def test_the_password_hash_runs_outside_the_write_lock(
     finally:
         release.set()
         worker.join(10)
+
+
+def test_a_sign_in_takes_the_write_lock_twice(account: Engine, replay) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Count the attempt; then mark it good and issue the token in one write. Each write waits its turn
+    behind a sweep batch or an import on SQLite, so a third would add a third wait (docs/reliability.md)."""
+    writes: list[str] = []
+
+    def on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get("duban_write"):
+            writes.append("write")
+
+    event.listen(account, "begin", on_begin)
+    try:
+        issued = sessions.sign_in(account, replay.rt.now(), "g01-staff", "password123", "10.0.0.5", 60)
+        assert issued is not None and len(writes) == 2
+        writes.clear()
+        sessions.change_password(
+            account, replay.rt.now(), "g01-staff", "password123", "newpassword1", "10.0.0.5"
+        )
+        assert len(writes) == 2
+    finally:
+        event.remove(account, "begin", on_begin)
+    with read_session(account) as s:
+        assert s.scalar(select(func.count()).where(LoginAttempt.ok.is_(True))) == 2
