@@ -88,20 +88,22 @@ def assess_show(
     json: bool = JSON,
 ) -> None:
     """Scores and ranking of the units below a union; frozen once the year is closed."""
-    from duban.engine.assess.assessment import assess
+    from duban.engine.assess import assessment
 
     c = ctx_of(ctx)
+    if card:
+        with c.read() as s:
+            doc = assessment.card(s, c.runtime, acting(s, by), scheme, unit, card)
+        row = doc["card"] if doc else None
+        if json:
+            emit_json(row)
+            return
+        _card(row) if row else out.print(f"{shown(card)}: no scored tasks under this scheme")
+        return
     with c.read() as s:
-        result = assess(s, c.runtime, acting(s, by), scheme, unit)
+        result = assessment.assess(s, c.runtime, acting(s, by), scheme, unit)
     if level:
         result["levels"] = {k: v for k, v in result["levels"].items() if k == level}
-    if card:
-        rows = [r for rs in result["levels"].values() for r in rs if r["code"] == card]
-        if json:
-            emit_json(rows[0] if rows else None)
-            return
-        _card(rows[0]) if rows else out.print(f"{shown(card)}: no scored tasks under this scheme")
-        return
     if json:
         emit_json(result)
         return

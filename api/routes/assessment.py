@@ -1,4 +1,4 @@
-"""考核 and 台账 over HTTP: a union's assessment (scores, ranking, breakdown), closing it, bonus points, ledgers."""
+"""考核 and 台账 over HTTP: a union's assessment (scores, ranking), a unit's score card, closing it, bonus points, ledgers."""
 
 from __future__ import annotations
 
@@ -30,7 +30,12 @@ ROW = {
     "points": 100.0,
     "bonus": 2.0,
     "normalized": 90.0,
-    "bonuses": [],
+}
+CARD = {
+    **ROW,
+    "bonuses": [
+        {"item": "model-home", "label": "获评模范职工之家", "points": 2.0, "reason": "获评市级模范职工之家"}
+    ],
     "items": [
         {
             "definition": "member-congress-annual",
@@ -48,6 +53,9 @@ ROW = {
         },
     ],
 }
+Unit = Annotated[
+    str, Path(max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$", description="the assessed unit's code")
+]
 
 
 @router.get(
@@ -65,7 +73,8 @@ def schemes(ctx: Api) -> list[dict[str, Any]]:
     "/units/{code}/assessment",
     summary="A union's assessment",
     description="Every unit below the union scored under the scheme for its year, ranked among its own level, "
-    "each with its item-by-item breakdown. Frozen once the union has closed the year (`closed: true`).",
+    "each with its totals (its item-by-item breakdown is its score card, `…/assessment/card/{unit}`). "
+    "Frozen once the union has closed the year (`closed: true`).",
     responses=ok(
         {"scheme": {"id": "county-2026", "year": 2026}, "closed": False, "levels": {"township": [ROW]}}
     ),
@@ -73,6 +82,21 @@ def schemes(ctx: Api) -> list[dict[str, Any]]:
 def show(ctx: Api, code: Code, scheme: Scheme) -> dict[str, Any]:
     with ctx.read() as s:
         return assessment.assess(s, ctx.rt, ctx.actor, scheme, code)
+
+
+@router.get(
+    "/units/{code}/assessment/card/{unit}",
+    summary="A unit's score card",
+    description="One unit below the union: its totals and rank among its level (`ranked` units in all), every "
+    "item it had tasks of with what it gave or cost (completion, quality, each deduction), and its bonuses. "
+    "From the frozen results once the union has closed the year. 404 when the unit has nothing scored.",
+    responses=ok(
+        {"scheme": {"id": "county-2026", "year": 2026}, "closed": False, "card": CARD, "ranked": 12}
+    ),
+)
+def show_card(ctx: Api, code: Code, unit: Unit, scheme: Scheme) -> dict[str, Any]:
+    with ctx.read() as s:
+        return assessment.unit_card(s, ctx.rt, ctx.actor, scheme, code, unit)
 
 
 @router.post(

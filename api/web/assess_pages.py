@@ -190,21 +190,18 @@ def score_card(request: Request, ctx: Caller, scheme: SchemeId, code: Code, unit
     lang = lang_of(request)
     try:
         with ctx.read() as s:
-            doc = assessment.assess(s, ctx.rt, ctx.actor, scheme, code)
+            doc = assessment.unit_card(s, ctx.rt, ctx.actor, scheme, code, unit)
             english = _english_titles(s) if lang == "en" else {}
-        levels = doc.get("levels") or {}
-        row = next((r for rows in levels.values() for r in rows if r["code"] == unit), None)
-        if row is None:
-            raise NotFound(f"unit {unit} is not assessed under {scheme} by {code}")
     except DubanError as exc:
         return page(request, "error.html", ctx, status=status_of(exc)[0], **as_context(exc, lang))
+    row = doc["card"]
     return page(
         request,
         "assess_card.html",
         ctx,
         doc=doc,
         row=row | {"light": light(row["normalized"], *thresholds(ctx))},
-        ranked=len(levels[row["level"]]),
+        ranked=doc["ranked"],
         english=english,
         back=assess_link(scheme, code),
     )

@@ -1,8 +1,11 @@
-"""The assessment services: read a union's assessment, close and reopen it, give quality and bonus points.
+"""The assessment services: read a union's assessment and a unit's score card, close and reopen
+it, give quality and bonus points.
 
 While a year's assessment is open its scores follow the tasks live; closing it freezes the
-results as they are (`assessment.results`), so later approvals, extensions or awards no
-longer move them. Reopening is an audited action with a reason; closing again freezes anew.
+results as they are (`assessment.results`, every unit's card), so later approvals, extensions
+or awards no longer move them. Reopening is an audited action with a reason; closing again
+freezes anew. The ranking carries each unit's totals; a unit's item-by-item breakdown is read
+when its card is asked for.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy.orm import Session
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
 from duban.engine.assess.scheme import scheme_json
-from duban.engine.assess.scoring import score
+from duban.engine.assess.scoring import breakdown, ranking, score
 from duban.engine.assess.versions import latest_scheme, schemes_scoring
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Problem
 from duban.engine.org import tree
@@ -25,6 +28,7 @@ from duban.engine.store import audit
 from duban.engine.store.models import Assessment, Assignment, Audit, ScoreAward, Task, TaskState, Unit
 
 assessments, awards = Assessment.__table__, ScoreAward.__table__
+CARD_ONLY = frozenset({"items", "bonuses"})  # kept in a closed year's results, shown on the card
 
 
 def _row(session: Session, scheme_id: str, unit_id: int, year: int) -> Any:
@@ -45,19 +49,65 @@ def _head(unit: Unit, version: int, scheme: Any, rt: Runtime) -> dict[str, Any]:
 
 
 def assess(session: Session, rt: Runtime, actor: Actor, scheme_id: str, code: str) -> dict[str, Any]:
-    """The assessment of the units below `code` under a scheme: frozen once closed, live before."""
+    """The ranking of the units below `code` under a scheme, each with its totals: frozen once closed, live before."""
     unit = tree.get_unit(session, code)
     permissions.require_sees(actor, unit.path, unit.code)
     _, version, scheme = latest_scheme(session, scheme_id)
     row = _row(session, scheme_id, unit.id, scheme.year)
     if row is not None and row.state == "closed":
-        return {
-            **row.results,
-            "closed": True,
-            "closed_at": rt.local(row.changed_at).isoformat(),
-            "closed_by": row.changed_by,
+        frozen = _frozen(row, rt)
+        levels = {
+            level: [{k: v for k, v in r.items() if k not in CARD_ONLY} for r in rows]
+            for level, rows in frozen["levels"].items()
         }
-    return {**_head(unit, version, scheme, rt), **score(session, rt, scheme, unit), "closed": False}
+        return {**frozen, "levels": levels}
+    return {**_head(unit, version, scheme, rt), **ranking(session, rt, scheme, unit), "closed": False}
+
+
+def card(
+    session: Session, rt: Runtime, actor: Actor, scheme_id: str, code: str, unit_code: str
+) -> dict[str, Any] | None:
+    """One unit's score card under the union `code`: its rank among its level (`ranked` units in all),
+    every item with what it gave or cost, and its bonuses; from the frozen results once closed.
+    None when the unit has nothing scored under the scheme."""
+    unit = tree.get_unit(session, code)
+    permissions.require_sees(actor, unit.path, unit.code)
+    _, version, scheme = latest_scheme(session, scheme_id)
+    row = _row(session, scheme_id, unit.id, scheme.year)
+    if row is not None and row.state == "closed":
+        doc = _frozen(row, rt)
+        head = {k: v for k, v in doc.items() if k != "levels"}
+        levels = doc["levels"]
+        found = next((r for rows in levels.values() for r in rows if r["code"] == unit_code), None)
+    else:
+        head = {**_head(unit, version, scheme, rt), "closed": False}
+        levels = ranking(session, rt, scheme, unit)["levels"]
+        found = next((r for rows in levels.values() for r in rows if r["code"] == unit_code), None)
+        if found is not None:
+            one = tree.get_unit(session, unit_code)
+            found = {**breakdown(session, rt, scheme, unit, one)[one.id], "rank": found["rank"]}
+    if found is None:
+        return None
+    return {**head, "card": found, "ranked": len(levels[found["level"]])}
+
+
+def unit_card(
+    session: Session, rt: Runtime, actor: Actor, scheme_id: str, code: str, unit_code: str
+) -> dict[str, Any]:
+    """`card`, or NotFound when the unit has nothing scored under the scheme."""
+    doc = card(session, rt, actor, scheme_id, code, unit_code)
+    if doc is None:
+        raise NotFound(f"unit {unit_code} is not assessed under {scheme_id} by {code}")
+    return doc
+
+
+def _frozen(row: Any, rt: Runtime) -> dict[str, Any]:
+    return {
+        **row.results,
+        "closed": True,
+        "closed_at": rt.local(row.changed_at).isoformat(),
+        "closed_by": row.changed_by,
+    }
 
 
 def close_assessment(

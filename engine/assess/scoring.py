@@ -16,18 +16,21 @@ ranked among the units of its own level (乡镇 among 乡镇, 基层 among 基�
 100 (折合得分 = 100 × items' score / items' points, plus bonus), so a unit is not ranked down
 for items that did not apply to it.
 
-Everything is read in four GROUP BYs over the assessing union's subtree (tasks, rejections,
-awards, units): a province is a few range scans, never a walk of the tree.
+Two readings share the one statement per unit and item and the one formula (`item_points`):
+`ranking` scores every unit below the union in a single pass that keeps only numbers, the
+province's ranking in about the time of its GROUP BYs; `breakdown` builds the score card, every
+item with what it gave or cost, for the one unit asked about (or for all when a year is closed
+and frozen). A test holds the two to the same totals on both databases.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from duban.engine.assess.scheme import Scheme, SchemeItem
@@ -40,6 +43,8 @@ tasks, units, assignments = Task.__table__, Unit.__table__, Assignment.__table__
 audit, awards = Audit.__table__, ScoreAward.__table__
 
 COUNTED = (TaskState.open.value, TaskState.submitted.value, TaskState.done.value)
+CHUNK = 2000  # rows fetched at a time: a province's rows are never all held at once
+FEW = 500  # up to this many units are read by id; more, by the subtree's range scan
 
 
 @dataclass
@@ -52,7 +57,6 @@ class ItemFigures:
     missing: int = 0
     rejections: int = 0
     quality_points: float = 0.0
-    task_ids: list[int] = field(default_factory=list)
 
 
 def year_window(rt: Runtime, year: int) -> tuple[datetime, datetime]:
@@ -71,31 +75,33 @@ def _last_submission() -> Any:
     )
 
 
-def gather(
-    session: Session, rt: Runtime, scheme: Scheme, root_path: str
-) -> dict[tuple[int, str], ItemFigures]:
-    """(unit id, item) → what the unit did, for every unit strictly below `root_path`."""
-    start, end = year_window(rt, scheme.year)
-    now = rt.now()
-    def_ids = [i.definition for i in scheme.items]
-    sub = _last_submission()
-    done = tasks.c.state == TaskState.done.value
-    late = done & sub.c.at.is_not(None) & (sub.c.at > tasks.c.overdue_at)
-    missing = (tasks.c.state == TaskState.open.value) & (tasks.c.overdue_at <= now)
-    scope = and_(
-        tree.strictly_below(root_path),
-        assignments.c.def_id.in_(def_ids),
-        tasks.c.due_at >= start,
-        tasks.c.due_at < end,
-        tasks.c.state.in_(COUNTED),
+def _marks() -> Any:
+    # Per task, in one read of its history: when it was last handed in, and how often sent back.
+    submitted = audit.c.action == "task.submitted"
+    return (
+        select(
+            audit.c.task_id,
+            func.max(case((submitted, audit.c.at))).label("at"),
+            func.sum(case((submitted, 0), else_=1)).label("rejections"),
+        )
+        .where(audit.c.action.in_(("task.submitted", "task.rejected")))
+        .group_by(audit.c.task_id)
+        .subquery()
     )
+
+
+def _sums(rt: Runtime, scheme: Scheme, root_path: str, unit_id: int | None) -> Any:
+    """Per unit and item: tasks, done, late, missing, sent back — for every unit strictly below `root_path`, or one."""
+    marks = _marks()
+    done = tasks.c.state == TaskState.done.value
+    late = done & marks.c.at.is_not(None) & (marks.c.at > tasks.c.overdue_at)
+    missing = (tasks.c.state == TaskState.open.value) & (tasks.c.overdue_at <= rt.now())
     base = (
         tasks.join(units, units.c.id == tasks.c.unit_id)
         .join(assignments, assignments.c.id == tasks.c.assignment_id)
-        .outerjoin(sub, sub.c.task_id == tasks.c.id)
+        .outerjoin(marks, marks.c.task_id == tasks.c.id)
     )
-    figures: dict[tuple[int, str], ItemFigures] = defaultdict(ItemFigures)
-    rows = session.execute(
+    return (
         select(
             tasks.c.unit_id,
             assignments.c.def_id,
@@ -103,43 +109,61 @@ def gather(
             func.sum(case((done, 1), else_=0)).label("done"),
             func.sum(case((late, 1), else_=0)).label("late"),
             func.sum(case((missing, 1), else_=0)).label("missing"),
+            cast(func.sum(func.coalesce(marks.c.rejections, 0)), Integer).label("rejections"),
         )
         .select_from(base)
-        .where(scope)
+        .where(_scope(rt, scheme, root_path, unit_id))
         .group_by(tasks.c.unit_id, assignments.c.def_id)
     )
-    for r in rows:
-        f = figures[(r.unit_id, r.def_id)]
-        f.tasks, f.done, f.late, f.missing = r.tasks, int(r.done or 0), int(r.late or 0), int(r.missing or 0)
-    rejected = session.execute(
-        select(tasks.c.unit_id, assignments.c.def_id, func.count().label("n"))
-        .select_from(
-            audit.join(tasks, tasks.c.id == audit.c.task_id)
-            .join(units, units.c.id == tasks.c.unit_id)
-            .join(assignments, assignments.c.id == tasks.c.assignment_id)
-        )
-        .where(scope, audit.c.action == "task.rejected")
-        .group_by(tasks.c.unit_id, assignments.c.def_id)
+
+
+def _scope(rt: Runtime, scheme: Scheme, root_path: str, unit_id: int | None) -> Any:
+    start, end = year_window(rt, scheme.year)
+    return and_(
+        tree.strictly_below(root_path),
+        *([units.c.id == unit_id] if unit_id is not None else []),
+        assignments.c.def_id.in_([i.definition for i in scheme.items]),
+        tasks.c.due_at >= start,
+        tasks.c.due_at < end,
+        tasks.c.state.in_(COUNTED),
     )
-    for r in rejected:
-        figures[(r.unit_id, r.def_id)].rejections = r.n
-    quality = session.execute(
-        select(awards.c.unit_id, awards.c.item, func.sum(awards.c.points).label("points"))
+
+
+def _quality(
+    session: Session, scheme: Scheme, root_path: str, unit_id: int | None
+) -> dict[tuple[int, str], float]:
+    rows = session.execute(
+        select(awards.c.unit_id, awards.c.item, func.sum(awards.c.points))
         .select_from(awards.join(units, units.c.id == awards.c.unit_id))
         .where(
             awards.c.scheme_id == scheme.id,
             awards.c.year == scheme.year,
             awards.c.kind == "quality",
             tree.strictly_below(root_path),
+            *([awards.c.unit_id == unit_id] if unit_id is not None else []),
         )
         .group_by(awards.c.unit_id, awards.c.item)
     )
-    for r in quality:
-        figures[(r.unit_id, r.item)].quality_points = float(r.points or 0)
+    return {(u, d): float(p or 0) for u, d, p in rows.all()}
+
+
+def gather(
+    session: Session, rt: Runtime, scheme: Scheme, root_path: str, unit_id: int | None = None
+) -> dict[tuple[int, str], ItemFigures]:
+    """(unit id, item) → what the unit did, for every unit strictly below `root_path` (or only `unit_id`)."""
+    figures = {
+        (r.unit_id, r.def_id): ItemFigures(r.tasks, r.done, r.late, r.missing, r.rejections)
+        for r in session.execute(_sums(rt, scheme, root_path, unit_id))
+    }
+    for key, points in _quality(session, scheme, root_path, unit_id).items():
+        if key in figures:
+            figures[key].quality_points = points
     return figures
 
 
-def bonuses(session: Session, scheme: Scheme, root_path: str) -> dict[int, list[dict[str, Any]]]:
+def bonuses(
+    session: Session, scheme: Scheme, root_path: str, unit_id: int | None = None
+) -> dict[int, list[dict[str, Any]]]:
     """unit id → the bonus points it was given, each with its item and reason."""
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     rows = session.execute(
@@ -150,6 +174,7 @@ def bonuses(session: Session, scheme: Scheme, root_path: str) -> dict[int, list[
             awards.c.year == scheme.year,
             awards.c.kind == "bonus",
             tree.strictly_below(root_path),
+            *([awards.c.unit_id == unit_id] if unit_id is not None else []),
         )
         .order_by(awards.c.id)
     )
@@ -160,28 +185,46 @@ def bonuses(session: Session, scheme: Scheme, root_path: str) -> dict[int, list[
     return out
 
 
+def item_points(
+    item: SchemeItem, tasks: int, done: int, late: int, missing: int, rejections: int, quality_points: float
+) -> tuple[float, float, float]:
+    """(completion, quality, score) of one item for one unit: the one formula the ranking and the card share."""
+    qmax = item.quality.max if item.quality else 0.0
+    completion = (item.points - qmax) * done / tasks if tasks else 0.0
+    quality = min(qmax, quality_points / done) if done and qmax else 0.0
+    cut = 0.0
+    if late and item.late:
+        cut += item.late * late
+    if missing and item.missing:
+        cut += item.missing * missing
+    if rejections and item.rejected:
+        cut += item.rejected * rejections
+    return completion, quality, round(max(0.0, completion + quality + cut), 2)
+
+
+def totals(earned: float, full: float, given: Any, cap: float) -> tuple[float, float, float, float]:
+    """A unit's (score, points, bonus, 折合得分): its items' scores and points summed in the scheme's
+    order, and the bonus points it was given, in the order given, up to the scheme's cap."""
+    bonus = min(sum(given), cap)
+    normalized = (100.0 * earned / full if full else 0.0) + bonus
+    return round(earned, 2), round(full, 2), round(bonus, 2), round(normalized, 2)
+
+
 def item_score(item: SchemeItem, f: ItemFigures) -> dict[str, Any]:
     """One item's score for one unit, with each part that made it."""
-    qmax = item.quality.max if item.quality else 0.0
-    completion = (item.points - qmax) * f.done / f.tasks if f.tasks else 0.0
-    quality = min(qmax, f.quality_points / f.done) if f.done and qmax else 0.0
-    deductions = []
-    cut = 0.0
+    completion, quality, total = item_points(
+        item, f.tasks, f.done, f.late, f.missing, f.rejections, f.quality_points
+    )
     # Most units lose nothing: the list stays empty without building a row per rule.
-    if f.late and item.late:
-        deductions.append({"why": "late", "count": f.late, "each": item.late, "points": item.late * f.late})
-        cut += item.late * f.late
-    if f.missing and item.missing:
-        deductions.append(
-            {"why": "missing", "count": f.missing, "each": item.missing, "points": item.missing * f.missing}
+    deductions = [
+        {"why": why, "count": n, "each": each, "points": each * n}
+        for why, n, each in (
+            ("late", f.late, item.late),
+            ("missing", f.missing, item.missing),
+            ("rejected", f.rejections, item.rejected),
         )
-        cut += item.missing * f.missing
-    if f.rejections and item.rejected:
-        rejected = item.rejected * f.rejections
-        deductions.append(
-            {"why": "rejected", "count": f.rejections, "each": item.rejected, "points": rejected}
-        )
-        cut += rejected
+        if n and each
+    ]
     return {
         "points": item.points,
         "tasks": f.tasks,
@@ -192,75 +235,164 @@ def item_score(item: SchemeItem, f: ItemFigures) -> dict[str, Any]:
         "completion": round(completion, 2),
         "quality": round(quality, 2),
         "deductions": deductions,
-        "score": round(max(0.0, completion + quality + cut), 2),
+        "score": total,
     }
 
 
-def score(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[str, Any]:
-    """Every unit below `root` scored and ranked among its level; each with its item-by-item breakdown."""
-    figures = gather(session, rt, scheme, root.path)
-    extra = bonuses(session, scheme, root.path)
+def ranking(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[str, Any]:
+    """Every unit below `root` with its total score, ranked among its level; no item breakdown (see `breakdown`).
+
+    One row per unit and item, read in the unit's order with its code, name, level and parent,
+    and scored in one pass that keeps nothing per item: a province's ranking costs about what
+    its GROUP BYs do.
+    """
+    quality = _quality(session, scheme, root.path, None)
+    extra = {u: [b["points"] for b in given] for u, given in bonuses(session, scheme, root.path).items()}
+    sums = _sums(rt, scheme, root.path, None).subquery()
+    parent = units.alias("parent")
+    result = session.execute(
+        select(
+            sums.c.unit_id,
+            sums.c.def_id,
+            sums.c.tasks,
+            sums.c.done,
+            sums.c.late,
+            sums.c.missing,
+            sums.c.rejections,
+            units.c.code,
+            units.c.name,
+            units.c.level,
+            parent.c.code,
+        )
+        .select_from(
+            sums.join(units, units.c.id == sums.c.unit_id).outerjoin(parent, parent.c.id == units.c.parent_id)
+        )
+        .order_by(sums.c.unit_id)
+    )
+    place = {item.definition: (i, item) for i, item in enumerate(scheme.items)}
+    full = [item.points for item in scheme.items]
+    cap = sum(b.max for b in scheme.bonus)
+    levels: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def add(unit_id: int, code: str, name: str, level: str, parent_code: str | None, parts: list) -> None:
+        if len(parts) == 1:  # most units: sum([x]) is x
+            earned, most = parts[0][1], full[parts[0][0]]
+        else:
+            parts.sort()  # summed in the scheme's order, as the card sums them: the same floats
+            earned, most = sum([p for _, p in parts]), sum([full[i] for i, _ in parts])
+        total, points, bonus, normalized = totals(earned, most, extra.get(unit_id, ()), cap)
+        levels[level].append(
+            {
+                "code": code,
+                "name": name,
+                "level": level,
+                "parent": parent_code,
+                "score": total,
+                "points": points,
+                "bonus": bonus,
+                "normalized": normalized,
+            }
+        )
+
+    seen: set[int] = set()
+    unit: tuple[Any, ...] = ()
+    parts: list[tuple[int, float]] = []
+    # A unit's rows come together: each unit is summed and let go before the next is read.
+    for chunk in result.partitions(CHUNK):
+        for unit_id, def_id, n, done, late, missing, rejected, code, name, level, parent_code in chunk:
+            if not unit or unit[0] != unit_id:
+                if unit:
+                    add(*unit, parts)
+                unit, parts = (unit_id, code, name, level, parent_code), []
+                seen.add(unit_id)
+            i, item = place[def_id]
+            given = quality.get((unit_id, def_id), 0.0) if quality else 0.0
+            parts.append((i, item_points(item, n, done, late, missing, rejected, given)[2]))
+    if unit:
+        add(*unit, parts)
+    for r in _units(session, root.path, extra.keys() - seen):
+        add(r.id, r.code, r.name, r.level, r.parent, [])
+    return {"levels": {level: _ranked(rows) for level, rows in levels.items()}}
+
+
+def _units(session: Session, root_path: str, ids: set[int]) -> list[Any]:
+    """The units with these ids below `root_path`, each with its parent's code, in path order."""
+    if not ids:
+        return []
+    parent = units.alias("parent")
+    query = (
+        select(units.c.id, units.c.code, units.c.name, units.c.level, parent.c.code.label("parent"))
+        .select_from(units.outerjoin(parent, parent.c.id == units.c.parent_id))
+        .order_by(units.c.path)
+    )
+    if len(ids) <= FEW:
+        return list(session.execute(query.where(units.c.id.in_(ids))))
+    # The whole subtree in one range scan, filtered here: an IN list of a province's ids would not be.
+    return [r for r in session.execute(query.where(tree.strictly_below(root_path))) if r.id in ids]
+
+
+def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Best first; equal scores share a rank (1, 2, 2, 4), the order among them by code.
+    rows.sort(key=lambda r: (-r["normalized"], r["code"]))
+    rank, last = 0, None
+    for i, row in enumerate(rows, 1):
+        if row["normalized"] != last:
+            rank, last = i, row["normalized"]
+        row["rank"] = rank
+    return rows
+
+
+def breakdown(
+    session: Session, rt: Runtime, scheme: Scheme, root: Unit, unit: Unit | None = None
+) -> dict[int, dict[str, Any]]:
+    """unit id → its score card: every item it had tasks of, what each gave or cost, its bonuses and totals.
+
+    For every unit below `root`, or only `unit`; not ranked (the rank is the ranking's).
+    """
+    only = unit.id if unit is not None else None
+    figures = gather(session, rt, scheme, root.path, only)
+    extra = bonuses(session, scheme, root.path, only)
     names = catalog.newest_titles(session, {i.definition for i in scheme.items})
     by_unit: dict[int, dict[str, ItemFigures]] = defaultdict(dict)
     for (unit_id, def_id), f in figures.items():
-        if f.tasks:
-            by_unit[unit_id][def_id] = f
-    # The whole subtree in one range scan, filtered here: an IN list of a province's ids would not be.
-    rows = [
-        r
-        for r in session.execute(
-            select(units.c.id, units.c.code, units.c.name, units.c.level, units.c.parent_id)
-            .where(tree.strictly_below(root.path))
-            .order_by(units.c.path)
-        )
-        if r.id in by_unit or r.id in extra
-    ]
-    parents = _codes(session, {r.parent_id for r in rows if r.parent_id is not None})
-    levels: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        items = []
-        for item in scheme.items:
-            f = by_unit[r.id].get(item.definition)
-            if f is not None:
-                one = item_score(item, f)
-                items.append(
-                    {
-                        "definition": item.definition,
-                        "title": names.get(item.definition, item.definition),
-                        **one,
-                    }
-                )
-        earned = sum(i["score"] for i in items)
-        full = sum(i["points"] for i in items)
-        bonus = min(sum(b["points"] for b in extra.get(r.id, [])), sum(b.max for b in scheme.bonus))
-        levels[r.level].append(
+        by_unit[unit_id][def_id] = f
+    cap = sum(b.max for b in scheme.bonus)
+    cards = {}
+    for r in _units(session, root.path, by_unit.keys() | extra.keys()):
+        items = [
             {
-                "code": r.code,
-                "name": r.name,
-                "level": r.level,
-                "parent": parents.get(r.parent_id),
-                "score": round(earned, 2),
-                "points": round(full, 2),
-                "bonus": round(bonus, 2),
-                "normalized": round((100.0 * earned / full if full else 0.0) + bonus, 2),
-                "items": items,
-                "bonuses": extra.get(r.id, []),
+                "definition": item.definition,
+                "title": names.get(item.definition, item.definition),
+                **item_score(item, by_unit[r.id][item.definition]),
             }
+            for item in scheme.items
+            if item.definition in by_unit[r.id]
+        ]
+        given = extra.get(r.id, [])
+        total, points, bonus, normalized = totals(
+            sum([i["score"] for i in items]),
+            sum([i["points"] for i in items]),
+            [b["points"] for b in given],
+            cap,
         )
-    for ranked in levels.values():
-        _rank(ranked)
-    return {"levels": dict(levels)}
+        cards[r.id] = {
+            "code": r.code,
+            "name": r.name,
+            "level": r.level,
+            "parent": r.parent,
+            "score": total,
+            "points": points,
+            "bonus": bonus,
+            "normalized": normalized,
+            "items": items,
+            "bonuses": given,
+        }
+    return cards
 
 
-def _codes(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(units.c.id, units.c.code).where(units.c.id.in_(ids))).all())
-
-
-def _rank(rows: list[dict[str, Any]]) -> None:
-    # Best first; equal scores share a rank (1, 2, 2, 4), the order among them by code.
-    rows.sort(key=lambda r: (-r["normalized"], r["code"]))
-    for i, row in enumerate(rows):
-        tie = i > 0 and rows[i - 1]["normalized"] == row["normalized"]
-        row["rank"] = rows[i - 1]["rank"] if tie else i + 1
+def score(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[str, Any]:
+    """Every unit below `root` with its whole score card, ranked among its level: what a closed year keeps."""
+    levels: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in breakdown(session, rt, scheme, root).values():
+        levels[row["level"]].append(row)
+    return {"levels": {level: _ranked(rows) for level, rows in levels.items()}}

@@ -159,11 +159,15 @@ def _row(result: dict[str, Any], code: str) -> dict[str, Any]:
 
 def test_scores_ranks_and_breakdown_match_a_hand_count(db: Engine, replay: Any, year: dict[str, int]) -> None:
     with read_session(db) as s:
-        result = assessment.assess(s, replay.rt, actor_for(s, "k01-admin"), "test-scheme", "K01")
+        k01 = actor_for(s, "k01-admin")
+        result = assessment.assess(s, replay.rt, k01, "test-scheme", "K01")
+        card = assessment.unit_card(s, replay.rt, k01, "test-scheme", "K01", "G02")
     g01, g02 = _row(result, "G01"), _row(result, "G02")
     # G01: warmth (60 − 10) × 1/1 + quality 8 = 58; report 40; 98 of 100, +3 bonus.
     assert (g01["score"], g01["points"], g01["bonus"], g01["normalized"], g01["rank"]) == (98, 100, 3, 101, 1)
     # G02: warmth 50 + 6 − 5 (late) − 2 (sent back) = 49; report missing: 0 − 20 floors at 0.
+    assert "items" not in g02 and (card["card"]["score"], card["card"]["rank"], card["ranked"]) == (49, 2, 2)
+    g02 = card["card"]
     warmth = next(i for i in g02["items"] if i["definition"] == "test-warmth")
     assert (warmth["late"], warmth["rejections"], warmth["quality"], warmth["score"]) == (1, 1, 6, 49)
     assert [d["why"] for d in warmth["deductions"]] == ["late", "rejected"]
