@@ -26,8 +26,10 @@ and frozen). A test holds the two to the same totals on both databases.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, func, select
@@ -185,13 +187,22 @@ def bonuses(
     return out
 
 
-def item_points(
-    item: SchemeItem, tasks: int, done: int, late: int, missing: int, rejections: int, quality_points: float
-) -> tuple[float, float, float]:
-    """(completion, quality, score) of one item for one unit: the one formula the ranking and the card share."""
+def completion_points(item: SchemeItem, tasks: int, done: int) -> float:
+    """The item's points less its quality range, in the share of its tasks done."""
     qmax = item.quality.max if item.quality else 0.0
-    completion = (item.points - qmax) * done / tasks if tasks else 0.0
-    quality = min(qmax, quality_points / done) if done and qmax else 0.0
+    return (item.points - qmax) * done / tasks if tasks else 0.0
+
+
+def quality_points(item: SchemeItem, done: int, given: float) -> float:
+    """The quality points given, averaged over the done tasks, within the item's range."""
+    qmax = item.quality.max if item.quality else 0.0
+    return min(qmax, given / done) if done and qmax else 0.0
+
+
+def item_points(
+    item: SchemeItem, tasks: int, done: int, late: int, missing: int, rejections: int, given: float
+) -> float:
+    """One item's score for one unit: the one formula the ranking and the card share."""
     cut = 0.0
     if late and item.late:
         cut += item.late * late
@@ -199,22 +210,44 @@ def item_points(
         cut += item.missing * missing
     if rejections and item.rejected:
         cut += item.rejected * rejections
-    return completion, quality, round(max(0.0, completion + quality + cut), 2)
+    earned = completion_points(item, tasks, done) + quality_points(item, done, given) + cut
+    return round(max(0.0, earned), 2)
 
 
-def totals(earned: float, full: float, given: Any, cap: float) -> tuple[float, float, float, float]:
+def totals(
+    earned: float, full: float, given: Any, cap: float, rounded: Callable[[float], float] | None = None
+) -> tuple[float, float, float, float]:
     """A unit's (score, points, bonus, 折合得分): its items' scores and points summed in the scheme's
-    order, and the bonus points it was given, in the order given, up to the scheme's cap."""
+    order, and the bonus points it was given, in the order given, up to the scheme's cap.
+
+    `rounded` may stand in for rounding the first three to hundredths (it must give the same)."""
+    r = rounded or _hundredths
     bonus = min(sum(given), cap)
     normalized = (100.0 * earned / full if full else 0.0) + bonus
-    return round(earned, 2), round(full, 2), round(bonus, 2), round(normalized, 2)
+    return r(earned), r(full), r(bonus), round(normalized, 2)
+
+
+def _hundredths(x: float) -> float:
+    return round(x, 2)
+
+
+def _remembered() -> Callable[[float], float]:
+    # A province's units share few distinct scores, points and bonuses: each is rounded once.
+    seen: dict[float, float] = {}
+
+    def rounded(x: float) -> float:
+        if type(x) is not float:  # an int 0 stays 0, as round() leaves it; 0 == 0.0 would find 0.0
+            return round(x, 2)
+        r = seen.get(x)
+        if r is None:
+            r = seen[x] = round(x, 2)
+        return r
+
+    return rounded
 
 
 def item_score(item: SchemeItem, f: ItemFigures) -> dict[str, Any]:
     """One item's score for one unit, with each part that made it."""
-    completion, quality, total = item_points(
-        item, f.tasks, f.done, f.late, f.missing, f.rejections, f.quality_points
-    )
     # Most units lose nothing: the list stays empty without building a row per rule.
     deductions = [
         {"why": why, "count": n, "each": each, "points": each * n}
@@ -232,19 +265,19 @@ def item_score(item: SchemeItem, f: ItemFigures) -> dict[str, Any]:
         "late": f.late,
         "missing": f.missing,
         "rejections": f.rejections,
-        "completion": round(completion, 2),
-        "quality": round(quality, 2),
+        "completion": round(completion_points(item, f.tasks, f.done), 2),
+        "quality": round(quality_points(item, f.done, f.quality_points), 2),
         "deductions": deductions,
-        "score": total,
+        "score": item_points(item, f.tasks, f.done, f.late, f.missing, f.rejections, f.quality_points),
     }
 
 
 def ranking(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[str, Any]:
     """Every unit below `root` with its total score, ranked among its level; no item breakdown (see `breakdown`).
 
-    One row per unit and item, read in the unit's order with its code, name, level and parent,
-    and scored in one pass that keeps nothing per item: a province's ranking costs about what
-    its GROUP BYs do.
+    One row per unit and item, read with the unit's code, name, level and parent, and scored
+    in one pass that keeps nothing per item: a province's ranking costs about what its GROUP BYs
+    do.
     """
     quality = _quality(session, scheme, root.path, None)
     extra = {u: [b["points"] for b in given] for u, given in bonuses(session, scheme, root.path).items()}
@@ -263,24 +296,21 @@ def ranking(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[s
             units.c.name,
             units.c.level,
             parent.c.code,
-        )
-        .select_from(
+        ).select_from(
             sums.join(units, units.c.id == sums.c.unit_id).outerjoin(parent, parent.c.id == units.c.parent_id)
         )
-        .order_by(sums.c.unit_id)
     )
     place = {item.definition: (i, item) for i, item in enumerate(scheme.items)}
     full = [item.points for item in scheme.items]
     cap = sum(b.max for b in scheme.bonus)
+    one_item = len(scheme.items) == 1
+    rounded = _remembered()
     levels: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
-    def add(unit_id: int, code: str, name: str, level: str, parent_code: str | None, parts: list) -> None:
-        if len(parts) == 1:  # most units: sum([x]) is x
-            earned, most = parts[0][1], full[parts[0][0]]
-        else:
-            parts.sort()  # summed in the scheme's order, as the card sums them: the same floats
-            earned, most = sum([p for _, p in parts]), sum([full[i] for i, _ in parts])
-        total, points, bonus, normalized = totals(earned, most, extra.get(unit_id, ()), cap)
+    def add(
+        unit_id: int, code: str, name: str, level: str, parent_code: str | None, earned: float, most: float
+    ) -> None:
+        total, points, bonus, normalized = totals(earned, most, extra.get(unit_id, ()), cap, rounded)
         levels[level].append(
             {
                 "code": code,
@@ -294,24 +324,34 @@ def ranking(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[s
             }
         )
 
-    seen: set[int] = set()
-    unit: tuple[Any, ...] = ()
-    parts: list[tuple[int, float]] = []
-    # A unit's rows come together: each unit is summed and let go before the next is read.
+    given_bonus: set[int] = set()
+    several: dict[int, list[Any]] = {}  # a unit's rows need not come together: held until all are read
     for chunk in result.partitions(CHUNK):
         for unit_id, def_id, n, done, late, missing, rejected, code, name, level, parent_code in chunk:
-            if not unit or unit[0] != unit_id:
-                if unit:
-                    add(*unit, parts)
-                unit, parts = (unit_id, code, name, level, parent_code), []
-                seen.add(unit_id)
             i, item = place[def_id]
             given = quality.get((unit_id, def_id), 0.0) if quality else 0.0
-            parts.append((i, item_points(item, n, done, late, missing, rejected, given)[2]))
-    if unit:
-        add(*unit, parts)
-    for r in _units(session, root.path, extra.keys() - seen):
-        add(r.id, r.code, r.name, r.level, r.parent, [])
+            points = item_points(item, n, done, late, missing, rejected, given)
+            if unit_id in extra:
+                given_bonus.add(unit_id)
+            if one_item:  # sum([x]) is x: nothing to hold
+                add(unit_id, code, name, level, parent_code, points, full[i])
+            elif unit_id in several:
+                several[unit_id][5].append((i, points))
+            else:
+                several[unit_id] = [unit_id, code, name, level, parent_code, [(i, points)]]
+    for unit_id, code, name, level, parent_code, parts in several.values():
+        parts.sort()  # summed in the scheme's order, as the card sums them: the same floats
+        add(
+            unit_id,
+            code,
+            name,
+            level,
+            parent_code,
+            sum([p for _, p in parts]),
+            sum([full[i] for i, _ in parts]),
+        )
+    for r in _units(session, root.path, extra.keys() - given_bonus):
+        add(r.id, r.code, r.name, r.level, r.parent, sum([]), sum([]))
     return {"levels": {level: _ranked(rows) for level, rows in levels.items()}}
 
 
@@ -332,8 +372,9 @@ def _units(session: Session, root_path: str, ids: set[int]) -> list[Any]:
 
 
 def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Best first; equal scores share a rank (1, 2, 2, 4), the order among them by code.
-    rows.sort(key=lambda r: (-r["normalized"], r["code"]))
+    # Best first; equal scores share a rank (1, 2, 2, 4), the order among them by code (the sort is stable).
+    rows.sort(key=itemgetter("code"))
+    rows.sort(key=itemgetter("normalized"), reverse=True)
     rank, last = 0, None
     for i, row in enumerate(rows, 1):
         if row["normalized"] != last:
