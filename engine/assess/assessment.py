@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
 from duban.engine.access.actors import Actor
-from duban.engine.assess.scheme import scheme_json
+from duban.engine.assess.scheme import Scheme, scheme_json
 from duban.engine.assess.scoring import breakdown, ranking, score
 from duban.engine.assess.versions import latest_scheme, schemes_scoring
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Problem
@@ -48,20 +48,35 @@ def _head(unit: Unit, version: int, scheme: Any, rt: Runtime) -> dict[str, Any]:
     }
 
 
-def assess(session: Session, rt: Runtime, actor: Actor, scheme_id: str, code: str) -> dict[str, Any]:
-    """The ranking of the units below `code` under a scheme, each with its totals: frozen once closed, live before."""
+def _read(
+    session: Session, rt: Runtime, actor: Actor, scheme_id: str, code: str
+) -> tuple[Unit, Scheme, dict[str, Any] | None, dict[str, Any]]:
+    """(the assessing union, the scheme, the frozen results if closed, the head of what is shown)."""
     unit = tree.get_unit(session, code)
     permissions.require_sees(actor, unit.path, unit.code)
     _, version, scheme = latest_scheme(session, scheme_id)
     row = _row(session, scheme_id, unit.id, scheme.year)
     if row is not None and row.state == "closed":
-        frozen = _frozen(row, rt)
-        levels = {
-            level: [{k: v for k, v in r.items() if k not in CARD_ONLY} for r in rows]
-            for level, rows in frozen["levels"].items()
+        frozen = {
+            **row.results,
+            "closed": True,
+            "closed_at": rt.local(row.changed_at).isoformat(),
+            "closed_by": row.changed_by,
         }
-        return {**frozen, "levels": levels}
-    return {**_head(unit, version, scheme, rt), **ranking(session, rt, scheme, unit), "closed": False}
+        return unit, scheme, frozen, {k: v for k, v in frozen.items() if k != "levels"}
+    return unit, scheme, None, {**_head(unit, version, scheme, rt), "closed": False}
+
+
+def assess(session: Session, rt: Runtime, actor: Actor, scheme_id: str, code: str) -> dict[str, Any]:
+    """The ranking of the units below `code` under a scheme, each with its totals: frozen once closed, live before."""
+    unit, scheme, frozen, head = _read(session, rt, actor, scheme_id, code)
+    if frozen is None:
+        return {**head, **ranking(session, rt, scheme, unit)}
+    levels = {
+        level: [{k: v for k, v in r.items() if k not in CARD_ONLY} for r in rows]
+        for level, rows in frozen["levels"].items()
+    }
+    return {**head, "levels": levels}
 
 
 def card(
@@ -70,24 +85,15 @@ def card(
     """One unit's score card under the union `code`: its rank among its level (`ranked` units in all),
     every item with what it gave or cost, and its bonuses; from the frozen results once closed.
     None when the unit has nothing scored under the scheme."""
-    unit = tree.get_unit(session, code)
-    permissions.require_sees(actor, unit.path, unit.code)
-    _, version, scheme = latest_scheme(session, scheme_id)
-    row = _row(session, scheme_id, unit.id, scheme.year)
-    if row is not None and row.state == "closed":
-        doc = _frozen(row, rt)
-        head = {k: v for k, v in doc.items() if k != "levels"}
-        levels = doc["levels"]
-        found = next((r for rows in levels.values() for r in rows if r["code"] == unit_code), None)
-    else:
-        head = {**_head(unit, version, scheme, rt), "closed": False}
-        levels = ranking(session, rt, scheme, unit)["levels"]
-        found = next((r for rows in levels.values() for r in rows if r["code"] == unit_code), None)
-        if found is not None:
-            one = tree.get_unit(session, unit_code)
-            found = {**breakdown(session, rt, scheme, unit, one)[one.id], "rank": found["rank"]}
+    unit, scheme, frozen, head = _read(session, rt, actor, scheme_id, code)
+    levels = frozen["levels"] if frozen is not None else ranking(session, rt, scheme, unit)["levels"]
+    found = next((r for rows in levels.values() for r in rows if r["code"] == unit_code), None)
     if found is None:
         return None
+    if frozen is None:
+        # The ranking gave the rank; the card's items are read for this one unit.
+        one = tree.get_unit(session, unit_code)
+        found = {**breakdown(session, rt, scheme, unit, one)[one.id], "rank": found["rank"]}
     return {**head, "card": found, "ranked": len(levels[found["level"]])}
 
 
@@ -99,15 +105,6 @@ def unit_card(
     if doc is None:
         raise NotFound(f"unit {unit_code} is not assessed under {scheme_id} by {code}")
     return doc
-
-
-def _frozen(row: Any, rt: Runtime) -> dict[str, Any]:
-    return {
-        **row.results,
-        "closed": True,
-        "closed_at": rt.local(row.changed_at).isoformat(),
-        "closed_by": row.changed_by,
-    }
 
 
 def close_assessment(

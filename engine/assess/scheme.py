@@ -57,6 +57,9 @@ class Bonus(Strict):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     label: str = Field(min_length=1, max_length=100)
+    label_en: str | None = Field(
+        default=None, min_length=1, max_length=100, description="the English pages fall back to `label`"
+    )
     max: float = Field(gt=0, le=MAX_POINTS)
 
 
@@ -65,6 +68,9 @@ class Scheme(Strict):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
     title: str = Field(min_length=1, max_length=200)
+    title_en: str | None = Field(
+        default=None, min_length=1, max_length=200, description="the English pages fall back to `title`"
+    )
     year: int = Field(ge=2000, le=2100)
     plan: str | None = Field(default=None, max_length=64, description="the plan the items come from, if any")
     source: str | None = Field(default=None, max_length=500, description="the document that sets the rules")
@@ -101,7 +107,14 @@ class Scheme(Strict):
 
 def digest_of(scheme: Scheme) -> str:
     """What identifies a version: the scheme's meaning, not its formatting."""
-    canonical = json.dumps(scheme.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    meaning = scheme.model_dump(mode="json")
+    # English names left out are left out of the digest: a file stored before they existed is unchanged.
+    if meaning["title_en"] is None:
+        del meaning["title_en"]
+    for bonus in meaning["bonus"]:
+        if bonus["label_en"] is None:
+            del bonus["label_en"]
+    canonical = json.dumps(meaning, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -182,8 +182,10 @@ def bonuses(
     )
     for r in rows:
         bonus = scheme.bonus_item(r.item)
-        label = bonus.label if bonus else r.item
-        out[r.unit_id].append({"item": r.item, "label": label, "points": r.points, "reason": r.reason})
+        label, label_en = (bonus.label, bonus.label_en) if bonus else (r.item, None)
+        out[r.unit_id].append(
+            {"item": r.item, "label": label, "label_en": label_en, "points": r.points, "reason": r.reason}
+        )
     return out
 
 

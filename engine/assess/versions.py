@@ -81,11 +81,20 @@ def list_schemes(session: Session) -> list[dict[str, Any]]:
         .subquery()
     )
     rows = session.execute(
-        select(versions.c.scheme_id, versions.c.version, versions.c.title, versions.c.year)
+        select(versions.c.scheme_id, versions.c.version, versions.c.title, versions.c.year, versions.c.body)
         .join(newest, (versions.c.scheme_id == newest.c.scheme_id) & (versions.c.version == newest.c.v))
         .order_by(versions.c.year.desc(), versions.c.scheme_id)
     ).all()
-    return [{"id": r.scheme_id, "version": r.version, "title": r.title, "year": r.year} for r in rows]
+    return [
+        {
+            "id": r.scheme_id,
+            "version": r.version,
+            "title": r.title,
+            "title_en": r.body.get("title_en"),
+            "year": r.year,
+        }
+        for r in rows
+    ]
 
 
 def schemes_scoring(session: Session, def_id: str, year: int) -> list[tuple[int, Scheme]]:

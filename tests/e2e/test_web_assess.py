@@ -17,54 +17,14 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from duban.engine.access.actors import OPERATOR, actor_for
-from duban.engine.assess import assessment
 from duban.engine.assess.scheme import parse_scheme
 from duban.engine.assess.versions import store_schemes
 from duban.engine.language.loader import parse_definition
 from duban.engine.store.db import read_session, write_session
-from duban.engine.store.models import Audit, Task, Unit
+from duban.engine.store.models import Audit, Task
 from duban.engine.work import fanout, lifecycle
 from duban.engine.work.catalog import store_definitions
-
-WARMTH = """\
-id: test-warmth
-title: 送温暖慰问
-title_en: Send warmth
-source: "测试 送温暖"
-applies_to: {levels: [grassroots]}
-trigger: assigned
-due: {after: P30D}
-completion:
-  form:
-    households: {type: integer, label: 慰问户数, min: 0}
-    funds: {type: number, label: 慰问资金（元）, min: 0}
-approval: [parent]
-measures:
-  households: {label: 慰问户数, sum: households, unit: 户}
-  funds: {label: 慰问资金, sum: funds, unit: 元}
-  done_rate: {label: 完成率, rate: [done, tasks], unit: "%"}
-"""
-
-REPORT = """\
-id: test-report
-title: 按期报送工作总结
-title_en: Work report
-source: "测试 总结"
-applies_to: {levels: [grassroots]}
-trigger: assigned
-due: {after: P10D}
-"""
-
-SCHEME = """\
-id: test-scheme
-title: 2026年度基层工会工作考核细则
-year: 2026
-items:
-  - {definition: test-warmth, points: 60, late: -5, missing: -10, rejected: -2, quality: {max: 10}}
-  - {definition: test-report, points: 40, missing: -20}
-bonus:
-  - {id: model-home, label: 获评模范职工之家, max: 5}
-"""
+from tests.support.assess_world import REPORT, SCHEME, WARMTH, spring, task_ids
 
 
 def csrf_of(html: str) -> str:
@@ -81,84 +41,20 @@ def as_user(client: TestClient, name: str) -> None:
 
 @pytest.fixture
 def scored(world: World, replay: Any) -> World:
-    """K01's spring: G01 on time with quality 8 and a bonus; G02 sent back, late, quality 6, report missing."""
-    rt = world.rt
+    """K01's spring (tests/support/assess_world.py): G01 on time with quality 8 and a bonus; G02
+    sent back, late, quality 6, report missing."""
     with write_session(world.db) as s:
         store_definitions(
             s,
-            rt.now(),
+            world.rt.now(),
             OPERATOR,
             [parse_definition(WARMTH, "warmth.yaml"), parse_definition(REPORT, "r.yaml")],
         )
-        store_schemes(s, rt.now(), OPERATOR, [(parse_scheme(SCHEME, "scheme.yaml"), "scheme.yaml", SCHEME)])
-        k01 = actor_for(s, "k01-admin")
-        fanout.assign_definition(s, rt, k01, "test-warmth", "K01")
-        fanout.assign_definition(s, rt, k01, "test-report", "K01")
-    warmth, report = task_ids(world, "test-warmth"), task_ids(world, "test-report")
-
-    def act(at: str, name: str, fn: Any, *args: Any, **kw: Any) -> None:
-        replay.at(at)
-        with write_session(world.db) as s:
-            fn(s, rt, actor_for(s, name), *args, **kw)
-
-    def approve(at: str, task: int, points: float) -> None:
-        replay.at(at)
-        with write_session(world.db) as s:
-            t01 = actor_for(s, "t01-admin")
-            lifecycle.approve_task(s, rt, t01, task)
-            assessment.award_quality(s, rt, t01, task, points)
-
-    act(
-        "2026-03-05T10:00",
-        "g01-staff",
-        lifecycle.submit_task,
-        warmth["G01"],
-        form={"households": 10, "funds": 1000.5},
-    )
-    approve("2026-03-06T10:00", warmth["G01"], 8)
-    act("2026-03-06T11:00", "g01-staff", lifecycle.submit_task, report["G01"])
-    act(
-        "2026-03-10T10:00",
-        "g02-staff",
-        lifecycle.submit_task,
-        warmth["G02"],
-        form={"households": 5, "funds": 200},
-    )
-    act("2026-03-11T10:00", "t01-admin", lifecycle.reject_task, warmth["G02"], "资金凭证缺失")
-    act(
-        "2026-04-05T10:00",
-        "g02-staff",
-        lifecycle.submit_task,
-        warmth["G02"],
-        form={"households": 5, "funds": 200},
-    )
-    approve("2026-04-06T10:00", warmth["G02"], 6)
-    act(
-        "2026-04-07T10:00",
-        "k01-admin",
-        assessment.award_bonus,
-        "test-scheme",
-        "K01",
-        "G01",
-        "model-home",
-        3,
-        "获评市级模范职工之家",
-    )
-    replay.at("2026-04-10T10:00")
+        store_schemes(
+            s, world.rt.now(), OPERATOR, [(parse_scheme(SCHEME, "scheme.yaml"), "scheme.yaml", SCHEME)]
+        )
+    spring(world.db, replay)
     return world
-
-
-def task_ids(world: World, def_id: str) -> dict[str, int]:
-    from duban.engine.store.models import Assignment
-
-    with read_session(world.db) as s:
-        rows = s.execute(
-            select(Unit.code, Task.id)
-            .join(Unit, Unit.id == Task.unit_id)
-            .join(Assignment, Assignment.id == Task.assignment_id)
-            .where(Assignment.def_id == def_id)
-        ).all()
-    return dict(rows)  # type: ignore[arg-type]
 
 
 def ranking(html: str) -> list[tuple[str, str, str]]:
@@ -191,6 +87,10 @@ def test_the_ranking_shows_in_order_with_chinese_labels(
     assert 'id="close-form"' in html and 'id="bonus-form"' in html and 'name="csrf"' in html
     english = client.get("/ui/assess?scheme=test-scheme&lang=en").text
     assert "Rank" in english and "Grassroots" in english and "排名" not in english
+    # The scheme's and its bonus item's English names (title_en, label_en), the Chinese ones on Chinese pages.
+    assert "2026 assessment rules for grassroots unions" in english and "考核细则" not in english
+    assert "Named a model workers&#39; home" in english and "获评模范职工之家（" not in english
+    assert "2026年度基层工会工作考核细则" in html and "Named a model" not in html
     # A township admin sees the same page for its own union, without the county's forms.
     as_user(client, "t01-admin")
     own = client.get("/ui/assess?scheme=test-scheme")
@@ -224,7 +124,8 @@ def test_the_score_card_says_each_deduction_in_words(client: TestClient, scored:
     assert "/ui/tasks?unit=G02&amp;item=test-warmth&amp;sub=0" in html
     english = client.get("/ui/assess/test-scheme/K01/card/G02?lang=en").text
     assert "Handed in late: 1 × −5 = −5 points" in english and "Send warmth" in english
-    assert "逾期" not in english
+    assert "逾期" not in english and "2026 assessment rules for grassroots unions" in english
+    assert "Named a model workers&#39; home" in client.get("/ui/assess/test-scheme/K01/card/G01?lang=en").text
     client.get("/ui/assess?lang=zh")
     g01 = client.get("/ui/assess/test-scheme/K01/card/G01").text
     assert "获评模范职工之家" in g01 and "获评市级模范职工之家" in g01 and "+3" in g01
@@ -253,7 +154,9 @@ def test_close_freezes_and_reopen_needs_a_reason_and_is_audited(
     # Work done after closing does not move the frozen scores.
     replay.at("2026-04-12T10:00")
     with write_session(scored.db) as s:
-        lifecycle.submit_task(s, scored.rt, actor_for(s, "g02-staff"), task_ids(scored, "test-report")["G02"])
+        lifecycle.submit_task(
+            s, scored.rt, actor_for(s, "g02-staff"), task_ids(scored.db, "test-report")["G02"]
+        )
     as_user(client, "k01-admin")  # two days on: the session of the 10th has expired
     token = csrf_of(client.get("/ui/assess?scheme=test-scheme").text)
     assert ranking(client.get("/ui/assess?scheme=test-scheme").text)[1][2] == "49"
@@ -345,6 +248,7 @@ def test_the_ledger_page_and_its_workbook_with_the_cookie(
     assert figures and re.findall(r'<td class="num">([^<]+)</td>', figures.group(1)) == [
         "15",
         "1,200.50",
+        "600.25",
         "100%",
     ]
     assert html.count('<tr><th scope="row"><a href="/ui/tasks/') == 2
@@ -358,7 +262,7 @@ def test_the_ledger_page_and_its_workbook_with_the_cookie(
     rows = [[c.value for c in row] for row in book["台账"].iter_rows()]
     assert rows[0][0] == "莞城街道总工会 送温暖慰问 台账（2026）"
     assert [r[1] for r in rows[3:5]] == ["华达电子有限公司工会", "莞城第一小学工会"]
-    assert rows[-3][:3] == ["合计", "慰问户数（户）", 15]
+    assert rows[-4][:3] == ["合计", "慰问户数（户）", 15]
     bad = client.get("/ui/ledger", params={"item": "test-warmth", "period": "2026年"})
     assert bad.status_code == 422 and "周期格式有误" in bad.text
     client.cookies.clear()
@@ -422,7 +326,7 @@ def test_quality_points_on_approval_in_the_same_transaction(
         store_definitions(s, rt.now(), OPERATOR, [parse_definition(WARMTH, "warmth.yaml")])
         store_schemes(s, rt.now(), OPERATOR, [(parse_scheme(SCHEME, "scheme.yaml"), "scheme.yaml", SCHEME)])
         fanout.assign_definition(s, rt, actor_for(s, "k01-admin"), "test-warmth", "K01")
-    task = task_ids(world, "test-warmth")["G01"]
+    task = task_ids(world.db, "test-warmth")["G01"]
     with write_session(world.db) as s:
         lifecycle.submit_task(s, rt, actor_for(s, "g01-staff"), task, form={"households": 3, "funds": 90})
     as_user(client, "t01-admin")

@@ -20,54 +20,18 @@ from duban.engine.errors import Conflict, DefinitionError, Forbidden, InvalidInp
 from duban.engine.language.loader import load_paths
 from duban.engine.org.units import import_units
 from duban.engine.store.db import read_session, write_session
-from duban.engine.store.models import Audit, Task, Unit
-from duban.engine.work import fanout, lifecycle
+from duban.engine.store.models import Audit
+from duban.engine.work import lifecycle
 from duban.engine.work.catalog import store_definitions
+from tests.support.assess_world import REPORT, SCHEME, WARMTH, spring
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-
-WARMTH = """id: test-warmth
-title: 送温暖慰问
-title_en: Send warmth
-source: "测试 送温暖"
-applies_to: {levels: [grassroots]}
-trigger: assigned
-due: {after: P30D}
-completion:
-  form:
-    households: {type: integer, label: 慰问户数, min: 0}
-    funds: {type: number, label: 慰问资金（元）, min: 0}
-approval: [parent]
-measures:
-  households: {label: 慰问户数, sum: households, unit: 户}
-  funds: {label: 慰问资金, sum: funds, unit: 元}
-  per_household: {label: 户均资金, avg: funds}
-  done_rate: {label: 完成率, rate: [done, tasks]}
-"""
-
-REPORT = """id: test-report
-title: 按期报送工作总结
-title_en: Work report
-source: "测试 总结"
-applies_to: {levels: [grassroots]}
-trigger: assigned
-due: {after: P10D}
-"""
-
-SCHEME = """id: test-scheme
-title: 2026年度基层工会工作考核细则
-year: 2026
-items:
-  - {definition: test-warmth, points: 60, late: -5, missing: -10, rejected: -2, quality: {max: 10}}
-  - {definition: test-report, points: 40, missing: -20}
-bonus:
-  - {id: model-home, label: 获评模范职工之家, max: 5}
-"""
 
 
 @pytest.fixture
 def year(db: Engine, replay: Any, tmp_path: Path) -> dict[str, int]:
-    """A county, a township and two branches through a spring of work on two scored items."""
+    """A county, a township and two branches through a spring of work on two scored items
+    (tests/support/assess_world.py), its definitions and scheme loaded from files."""
     defs, schemes = tmp_path / "defs", tmp_path / "schemes"
     defs.mkdir()
     schemes.mkdir()
@@ -86,71 +50,8 @@ def year(db: Engine, replay: Any, tmp_path: Path) -> dict[str, int]:
             ("g02-staff", "G02"),
         ):
             add_account(s, rt.now(), OPERATOR, name, code, name.split("-")[1], "password123")
-    with write_session(db) as s:
-        k01 = actor_for(s, "k01-admin")
-        fanout.assign_definition(s, rt, k01, "test-warmth", "K01")
-        fanout.assign_definition(s, rt, k01, "test-report", "K01")
-    with read_session(db) as s:
-        ids = {
-            (d, c): t
-            for t, d, c in s.execute(
-                select(Task.id, Task.assignment_id, Unit.code).join(Unit, Unit.id == Task.unit_id)
-            )
-        }
-    warmth = {c: t for (a, c), t in ids.items() if a == 1}
-    report = {c: t for (a, c), t in ids.items() if a == 2}
-
-    def act(at: str, name: str, fn: Any, *args: Any, **kw: Any) -> Any:
-        replay.at(at)
-        with write_session(db) as s:
-            return fn(s, rt, actor_for(s, name), *args, **kw)
-
-    def approve(at: str, task: int, score: float) -> None:
-        replay.at(at)
-        with write_session(db) as s:
-            t01 = actor_for(s, "t01-admin")
-            lifecycle.approve_task(s, rt, t01, task)
-            assessment.award_quality(s, rt, t01, task, score)
-
-    act(
-        "2026-03-05T10:00",
-        "g01-staff",
-        lifecycle.submit_task,
-        warmth["G01"],
-        form={"households": 10, "funds": 1000.5},
-    )
-    approve("2026-03-06T10:00", warmth["G01"], 8)
-    act("2026-03-06T11:00", "g01-staff", lifecycle.submit_task, report["G01"])
-    act(
-        "2026-03-10T10:00",
-        "g02-staff",
-        lifecycle.submit_task,
-        warmth["G02"],
-        form={"households": 5, "funds": 200},
-    )
-    act("2026-03-11T10:00", "t01-admin", lifecycle.reject_task, warmth["G02"], "资金凭证缺失")
-    # Handed in again after its deadline (2026-04-01): late, and it was sent back once.
-    act(
-        "2026-04-05T10:00",
-        "g02-staff",
-        lifecycle.submit_task,
-        warmth["G02"],
-        form={"households": 5, "funds": 200},
-    )
-    approve("2026-04-06T10:00", warmth["G02"], 6)
-    act(
-        "2026-04-07T10:00",
-        "k01-admin",
-        assessment.award_bonus,
-        "test-scheme",
-        "K01",
-        "G01",
-        "model-home",
-        3,
-        "获评市级模范职工之家",
-    )
-    replay.at("2026-04-10T10:00")
-    return {"report_g02": report["G02"], "warmth_g01": warmth["G01"]}
+    tasks = spring(db, replay)
+    return {"report_g02": tasks["report"]["G02"], "warmth_g01": tasks["warmth"]["G01"]}
 
 
 def _row(result: dict[str, Any], code: str) -> dict[str, Any]:

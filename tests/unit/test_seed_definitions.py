@@ -341,6 +341,9 @@ def test_the_example_scoring_scheme_scores_only_shipped_items() -> None:
     for scheme, _, _ in schemes:
         # The plan states no points: an example scheme says so in its own title.
         assert scheme.title.startswith("（示例）")
+        # The English pages name it and its bonus items in English too.
+        assert scheme.title_en and scheme.title_en.startswith("(Example)")
+        assert all(b.label_en for b in scheme.bonus)
         assert {i.definition for i in scheme.items} <= shipped
 
 
