@@ -73,27 +73,27 @@ def _year_before(period: Period | None) -> Period | None:
 
 
 def _aggregates(defn: Definition, now: datetime) -> list[Any]:
+    # Only what the item's measures read: every column is a CASE (or a JSON read) per task of a province.
     done = tasks.c.state == TaskState.done.value
     counted = tasks.c.state.in_((TaskState.open.value, TaskState.submitted.value, TaskState.done.value))
-    cols = [
-        func.sum(case((counted, 1), else_=0)).label("c_tasks"),
-        func.sum(case((done, 1), else_=0)).label("c_done"),
-        func.sum(case((done & (tasks.c.finished_at <= tasks.c.overdue_at), 1), else_=0)).label("c_on_time"),
-        func.sum(
-            case(
-                (
-                    tasks.c.state.in_((TaskState.open.value, TaskState.submitted.value))
-                    & (tasks.c.overdue_at <= now),
-                    1,
-                ),
-                else_=0,
-            )
-        ).label("c_overdue"),
-    ]
+    wanted = {"tasks"} | {m.count.value for m in defn.measures.values() if m.count is not None}
+    wanted |= {
+        p for m in defn.measures.values() if m.rate is not None for p in m.rate if p not in defn.measures
+    }
+    counts = {
+        "tasks": counted,
+        "done": done,
+        "on_time": done & (tasks.c.finished_at <= tasks.c.overdue_at),
+        "overdue": tasks.c.state.in_((TaskState.open.value, TaskState.submitted.value))
+        & (tasks.c.overdue_at <= now),
+    }
+    cols = [func.sum(case((when, 1), else_=0)).label(f"c_{k}") for k, when in counts.items() if k in wanted]
+    averaged = {m.avg for m in defn.measures.values() if m.avg}
     for name in sorted({m.field for m in defn.measures.values() if m.field}):
         value = tasks.c.form[name].as_float()
         cols.append(func.sum(case((done, value), else_=None)).label(f"s_{name}"))
-        cols.append(func.sum(case((done & value.is_not(None), 1), else_=0)).label(f"n_{name}"))
+        if name in averaged:
+            cols.append(func.sum(case((done & value.is_not(None), 1), else_=0)).label(f"n_{name}"))
     return cols
 
 
