@@ -45,7 +45,6 @@ tasks, units, assignments = Task.__table__, Unit.__table__, Assignment.__table__
 audit, awards = Audit.__table__, ScoreAward.__table__
 
 COUNTED = (TaskState.open.value, TaskState.submitted.value, TaskState.done.value)
-CHUNK = 2000  # rows fetched at a time: a province's rows are never all held at once
 FEW = 500  # up to this many units are read by id; more, by the subtree's range scan
 
 
@@ -285,7 +284,7 @@ def ranking(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[s
     extra = {u: [b["points"] for b in given] for u, given in bonuses(session, scheme, root.path).items()}
     sums = _sums(rt, scheme, root.path, None).subquery()
     parent = units.alias("parent")
-    result = session.execute(
+    rows = session.execute(
         select(
             sums.c.unit_id,
             sums.c.def_id,
@@ -301,7 +300,7 @@ def ranking(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[s
         ).select_from(
             sums.join(units, units.c.id == sums.c.unit_id).outerjoin(parent, parent.c.id == units.c.parent_id)
         )
-    )
+    ).all()
     place = {item.definition: (i, item) for i, item in enumerate(scheme.items)}
     full = [item.points for item in scheme.items]
     cap = sum(b.max for b in scheme.bonus)
@@ -328,19 +327,18 @@ def ranking(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[s
 
     given_bonus: set[int] = set()
     several: dict[int, list[Any]] = {}  # a unit's rows need not come together: held until all are read
-    for chunk in result.partitions(CHUNK):
-        for unit_id, def_id, n, done, late, missing, rejected, code, name, level, parent_code in chunk:
-            i, item = place[def_id]
-            given = quality.get((unit_id, def_id), 0.0) if quality else 0.0
-            points = item_points(item, n, done, late, missing, rejected, given)
-            if unit_id in extra:
-                given_bonus.add(unit_id)
-            if one_item:  # sum([x]) is x: nothing to hold
-                add(unit_id, code, name, level, parent_code, points, full[i])
-            elif unit_id in several:
-                several[unit_id][5].append((i, points))
-            else:
-                several[unit_id] = [unit_id, code, name, level, parent_code, [(i, points)]]
+    for unit_id, def_id, n, done, late, missing, rejected, code, name, level, parent_code in rows:
+        i, item = place[def_id]
+        given = quality.get((unit_id, def_id), 0.0) if quality else 0.0
+        points = item_points(item, n, done, late, missing, rejected, given)
+        if unit_id in extra:
+            given_bonus.add(unit_id)
+        if one_item:  # sum([x]) is x: nothing to hold
+            add(unit_id, code, name, level, parent_code, points, full[i])
+        elif unit_id in several:
+            several[unit_id][5].append((i, points))
+        else:
+            several[unit_id] = [unit_id, code, name, level, parent_code, [(i, points)]]
     for unit_id, code, name, level, parent_code, parts in several.values():
         parts.sort()  # summed in the scheme's order, as the card sums them: the same floats
         add(
