@@ -26,7 +26,6 @@ and frozen). A test holds the two to the same totals on both databases.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from operator import itemgetter
@@ -215,36 +214,12 @@ def item_points(
     return round(max(0.0, earned), 2)
 
 
-def totals(
-    earned: float, full: float, given: Any, cap: float, rounded: Callable[[float], float] | None = None
-) -> tuple[float, float, float, float]:
+def totals(earned: float, full: float, given: Any, cap: float) -> tuple[float, float, float, float]:
     """A unit's (score, points, bonus, 折合得分): its items' scores and points summed in the scheme's
-    order, and the bonus points it was given, in the order given, up to the scheme's cap.
-
-    `rounded` may stand in for rounding the first three to hundredths (it must give the same)."""
-    r = rounded or _hundredths
+    order, and the bonus points it was given, in the order given, up to the scheme's cap."""
     bonus = min(sum(given), cap)
     normalized = (100.0 * earned / full if full else 0.0) + bonus
-    return r(earned), r(full), r(bonus), round(normalized, 2)
-
-
-def _hundredths(x: float) -> float:
-    return round(x, 2)
-
-
-def _remembered() -> Callable[[float], float]:
-    # A province's units share few distinct scores, points and bonuses: each is rounded once.
-    seen: dict[float, float] = {}
-
-    def rounded(x: float) -> float:
-        if type(x) is not float:  # an int 0 stays 0, as round() leaves it; 0 == 0.0 would find 0.0
-            return round(x, 2)
-        r = seen.get(x)
-        if r is None:
-            r = seen[x] = round(x, 2)
-        return r
-
-    return rounded
+    return round(earned, 2), round(full, 2), round(bonus, 2), round(normalized, 2)
 
 
 def item_score(item: SchemeItem, f: ItemFigures) -> dict[str, Any]:
@@ -277,11 +252,12 @@ def ranking(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[s
     """Every unit below `root` with its total score, ranked among its level; no item breakdown (see `breakdown`).
 
     One row per unit and item, read with the unit's code, name, level and parent, and scored
-    in one pass that keeps nothing per item: a province's ranking costs about what its GROUP BYs
-    do.
+    in one pass that keeps nothing per item. A province's units share few distinct figures (so
+    many tasks, so many done, late…): each distinct item figure and each distinct total is worked
+    out once, so a province's ranking costs little more than its GROUP BYs.
     """
     quality = _quality(session, scheme, root.path, None)
-    extra = {u: [b["points"] for b in given] for u, given in bonuses(session, scheme, root.path).items()}
+    extra = {u: tuple(b["points"] for b in given) for u, given in bonuses(session, scheme, root.path).items()}
     sums = _sums(rt, scheme, root.path, None).subquery()
     parent = units.alias("parent")
     rows = session.execute(
@@ -305,40 +281,55 @@ def ranking(session: Session, rt: Runtime, scheme: Scheme, root: Unit) -> dict[s
     full = [item.points for item in scheme.items]
     cap = sum(b.max for b in scheme.bonus)
     one_item = len(scheme.items) == 1
-    rounded = _remembered()
+    # Pure functions of what they are given, so remembered: (item, figures) → score; (score, points,
+    # bonuses) → the unit's totals.
+    item_memo: dict[tuple[Any, ...], float] = {}
+    totals_memo: dict[tuple[Any, ...], tuple[float, float, float, float]] = {}
     levels: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     def add(
         unit_id: int, code: str, name: str, level: str, parent_code: str | None, earned: float, most: float
     ) -> None:
-        total, points, bonus, normalized = totals(earned, most, extra.get(unit_id, ()), cap, rounded)
+        key = (earned, most, extra.get(unit_id, ()))
+        made = totals_memo.get(key)
+        if made is None:
+            made = totals_memo[key] = totals(*key, cap)
         levels[level].append(
             {
                 "code": code,
                 "name": name,
                 "level": level,
                 "parent": parent_code,
-                "score": total,
-                "points": points,
-                "bonus": bonus,
-                "normalized": normalized,
+                "score": made[0],
+                "points": made[1],
+                "bonus": made[2],
+                "normalized": made[3],
             }
         )
 
     given_bonus: set[int] = set()
     several: dict[int, list[Any]] = {}  # a unit's rows need not come together: held until all are read
     for unit_id, def_id, n, done, late, missing, rejected, code, name, level, parent_code in rows:
-        i, item = place[def_id]
-        given = quality.get((unit_id, def_id), 0.0) if quality else 0.0
-        points = item_points(item, n, done, late, missing, rejected, given)
+        figures = (
+            def_id,
+            n,
+            done,
+            late,
+            missing,
+            rejected,
+            quality.get((unit_id, def_id), 0.0) if quality else 0.0,
+        )
+        points = item_memo.get(figures)
+        if points is None:
+            points = item_memo[figures] = item_points(place[def_id][1], *figures[1:])
         if unit_id in extra:
             given_bonus.add(unit_id)
         if one_item:  # sum([x]) is x: nothing to hold
-            add(unit_id, code, name, level, parent_code, points, full[i])
+            add(unit_id, code, name, level, parent_code, points, full[0])
         elif unit_id in several:
-            several[unit_id][5].append((i, points))
+            several[unit_id][5].append((place[def_id][0], points))
         else:
-            several[unit_id] = [unit_id, code, name, level, parent_code, [(i, points)]]
+            several[unit_id] = [unit_id, code, name, level, parent_code, [(place[def_id][0], points)]]
     for unit_id, code, name, level, parent_code, parts in several.values():
         parts.sort()  # summed in the scheme's order, as the card sums them: the same floats
         add(
