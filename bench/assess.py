@@ -3,15 +3,17 @@
 Setup (not timed, shared with `figures`): half of the province's fan-out tasks are made done
 with a number in their form, a new version of the fan-out definition declares measures over
 it, and a scheme scores it. Then `ranking()` of the province root (every unit below it scored,
-with its totals, ranked per level; what the ranking page and the API read) runs against the
-same numbers written by hand in SQL and fetched: per unit and item its tasks, done, late,
-missing and sent-back counts (the task history read once), with the unit's code, name, level
-and parent; the quality and bonus points. The engine's statements are those; what it adds is
-scoring each unit and ranking the levels.
+with its totals, ranked per level; what the ranking page and the API read) runs against two
+hand-written readings of the same numbers, rows fetched, and the faster is the baseline:
 
-Two more figures, reported beside the ratio: the old baseline (the same GROUP BYs as separate
-statements: tasks with their last submission, rejections, awards, every unit of the subtree),
-and one unit's score card (a ranking, for the rank, and that unit's breakdown).
+- one statement: per unit and item its tasks, done, late, missing and sent-back counts (the
+  task history read once), with the unit's code, name, level and parent — the engine's own
+  statement, written by hand — plus the quality and bonus points;
+- separate statements, as the figure was first measured: tasks by unit and item with their
+  last submission, rejections, awards, and every unit of the subtree.
+
+On SQLite the first is faster, on PostgreSQL the second. One unit's score card (a ranking, for
+the rank, and that unit's breakdown) is reported beside the ratio.
 """
 
 from __future__ import annotations
@@ -168,17 +170,20 @@ def measure(world: World) -> dict[str, Any]:
         hand_runs.append(clocked(hand)[0])
         old_runs.append(clocked(old_hand)[0])
         card_runs.append(clocked(partial(one_card, someone))[0])
+    # The faster of the two hand-written readings is the baseline: which one wins depends on the database.
+    fastest = min(min(hand_runs), min(old_runs))
     return measurement(
         NAME,
         min(runs),
-        "the same numbers by hand: one GROUP BY per unit and item with the unit and its parent,"
-        " the quality and bonus points; rows fetched",
-        min(hand_runs),
+        "the faster of two hand-written readings of the same numbers, rows fetched: one GROUP BY per unit"
+        " and item with the unit and its parent; or the separate GROUP BYs (tasks, rejections, awards, units)",
+        fastest,
         1.3,
         units_scored=scored,
         runs=runs,
-        baseline_runs=hand_runs,
-        old_baseline_seconds=round(min(old_runs), 6),
-        ratio_to_old_baseline=round(min(runs) / min(old_runs), 4),
+        one_statement_seconds=round(min(hand_runs), 6),
+        one_statement_runs=hand_runs,
+        separate_statements_seconds=round(min(old_runs), 6),
+        separate_statements_runs=old_runs,
         card_seconds=round(min(card_runs), 6),
     )
