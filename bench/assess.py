@@ -96,7 +96,7 @@ def measure(world: World) -> dict[str, Any]:
         " SUM(COALESCE(m.rejections, 0)) AS rejections"
         " FROM task t JOIN unit u ON u.id = t.unit_id JOIN assignment a ON a.id = t.assignment_id"
         " LEFT JOIN (SELECT task_id, MAX(CASE WHEN action = 'task.submitted' THEN at END) AS at,"
-        " SUM(CASE WHEN action = 'task.rejected' THEN 1 ELSE 0 END) AS rejections FROM audit"
+        " CAST(SUM(CASE WHEN action = 'task.rejected' THEN 1 ELSE 0 END) AS INTEGER) AS rejections FROM audit"
         " WHERE action IN ('task.submitted', 'task.rejected') GROUP BY task_id) m ON m.task_id = t.id"
         " WHERE u.path > ? AND u.path < ? AND a.def_id IN ('bench-fanout') AND t.due_at >= ? AND t.due_at < ?"
         " AND t.state IN ('open', 'submitted', 'done') GROUP BY t.unit_id, a.def_id) s"

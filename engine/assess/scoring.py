@@ -82,7 +82,9 @@ def _marks() -> Any:
         select(
             audit.c.task_id,
             func.max(case((submitted, audit.c.at))).label("at"),
-            func.sum(case((submitted, 0), else_=1)).label("rejections"),
+            # An int4, so that the sum over a unit's tasks stays an integer sum: PostgreSQL sums a
+            # bigint into a numeric, tens of ms slower at a province's size.
+            cast(func.sum(case((submitted, 0), else_=1)), Integer).label("rejections"),
         )
         .where(audit.c.action.in_(("task.submitted", "task.rejected")))
         .group_by(audit.c.task_id)
@@ -109,7 +111,7 @@ def _sums(rt: Runtime, scheme: Scheme, root_path: str, unit_id: int | None) -> A
             func.sum(case((done, 1), else_=0)).label("done"),
             func.sum(case((late, 1), else_=0)).label("late"),
             func.sum(case((missing, 1), else_=0)).label("missing"),
-            cast(func.sum(func.coalesce(marks.c.rejections, 0)), Integer).label("rejections"),
+            func.sum(func.coalesce(marks.c.rejections, 0)).label("rejections"),
         )
         .select_from(base)
         .where(_scope(rt, scheme, root_path, unit_id))
