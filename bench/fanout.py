@@ -48,20 +48,20 @@ def _bare_fanout(world: World, assignment_id: int) -> float:
     return clocked(insert_all)[0]
 
 
-def measure(world: World) -> dict[str, Any]:
+def fanout_figure(world: World, name: str, def_id: str, label: str) -> tuple[dict[str, Any], list[int]]:
+    """--repeat fan-outs of `def_id` to the province, each against a bare copy of its rows; the figure and
+    the assignments made."""
     repeat, step = world.opts.repeat, world.step
-    step("fan-out")
-    engine_runs, base_runs, created = [], [], 0
+    engine_runs, base_runs, made, created = [], [], [], 0
     for i in range(repeat):
-        step(f"fan-out {i + 1}/{repeat}")
-        seconds, (assignment_id, created) = clocked(lambda: world.assign("bench-fanout", PROVINCE))
-        world.fanout_assignments.append(assignment_id)
+        step(f"{label} {i + 1}/{repeat}")
+        seconds, (assignment_id, created) = clocked(lambda: world.assign(def_id, PROVINCE))
+        made.append(assignment_id)
         engine_runs.append(seconds)
-        step(f"fan-out baseline {i + 1}/{repeat}")
+        step(f"{label} baseline {i + 1}/{repeat}")
         base_runs.append(_bare_fanout(world, assignment_id))
-    world.fanout_seconds = min(engine_runs)
-    return measurement(
-        NAME,
+    doc = measurement(
+        name,
         min(engine_runs),
         "COPY of the same rows" if world.pg else "sqlite3 executemany of the same rows",
         min(base_runs),
@@ -72,3 +72,12 @@ def measure(world: World) -> dict[str, Any]:
         runs=engine_runs,
         baseline_runs=base_runs,
     )
+    return doc, made
+
+
+def measure(world: World) -> dict[str, Any]:
+    world.step("fan-out")
+    doc, made = fanout_figure(world, NAME, "bench-fanout", "fan-out")
+    world.fanout_assignments.extend(made)
+    world.fanout_seconds = min(doc["runs"])
+    return doc
