@@ -32,7 +32,6 @@ from duban.engine.followup.timelines import (
 from duban.engine.language.model import Definition
 from duban.engine.org import routing
 from duban.engine.runtime import Runtime
-from duban.engine.store import counts
 from duban.engine.store.bulk import Bulk
 from duban.engine.store.db import is_sqlite, retry_locked
 from duban.engine.store.models import Supervision, Task, Unit
@@ -102,7 +101,7 @@ def _upsert_supervision(session: Session, rows: list[dict[str, Any]]) -> None:
 _BATCH = f"""
 SELECT t.id, t.definition_version_id, t.assignment_id, t.unit_id, t.period, t.trigger_at, t.due_explicit,
        t.state, t.action_cursor, t.schedule_epoch, t.escalation_level, u.path, a.issuer_unit_id,
-       CASE WHEN {heard_sql("u")} THEN 1 ELSE 0 END, t.overdue_at, t.progress, t.target, t.approval_step, t.waiting_since
+       CASE WHEN {heard_sql("u")} THEN 1 ELSE 0 END, t.approval_step, t.waiting_since
 FROM task t JOIN unit u ON u.id = t.unit_id JOIN assignment a ON a.id = t.assignment_id
 WHERE t.next_action_at <= ?
 ORDER BY t.next_action_at, t.id
@@ -161,8 +160,6 @@ def _sweep_batch(
     events: list[tuple[Any, ...]] = []
     watch: list[dict[str, Any]] = []
     quiet: set[int] = set()
-    # Tasks escalated for the first time move to the escalated count rows (engine/store/counts.py).
-    recounted: list[tuple[str, counts.Counted, counts.Counted]] = []
 
     for (
         task_id,
@@ -179,9 +176,6 @@ def _sweep_batch(
         path,
         issuer_unit_id,
         heard,
-        overdue_raw,
-        task_progress,
-        task_target,
         approval_step,
         waiting_raw,
     ) in rows:
@@ -210,7 +204,6 @@ def _sweep_batch(
         firing = cache.firing(version_id, bulk.read_instant(trigger_raw), period, bulk.read_date(due_raw))
         actions, at_utc = firing.actions, firing.at_utc
         late = now_utc >= firing.overdue_at
-        level_was = level
         while cursor < len(actions) and at_utc[cursor] <= now_utc:
             action: Action = actions[cursor]
             at = firing.at_iso[cursor]
@@ -286,25 +279,13 @@ def _sweep_batch(
                 )
             )
         next_at = actions[cursor].at if cursor < len(actions) else None
-        if level > 0 and level_was == 0:
-            was = counts.Counted(
-                assignment_id,
-                period,
-                state,
-                bulk.read_instant(overdue_raw),
-                False,
-                False,
-                task_progress,
-                task_target,
-            )
-            recounted.append((path, was, was._replace(escalated=True)))
         advances.append((cursor, bulk.instant(next_at), level, at_now, task_id))
     result.tasks_touched += len(advances)
     _upsert_supervision(session, watch)
     notify(session, rt, notices, run_key=run_key, quiet_units=quiet, unheard=unheard)
     bulk.insert("audit", _AUDIT, [e if isinstance(e, tuple) else _audit_row(bulk, e) for e in events])
+    # No task count moves: reminders and escalations are not in the counts' key (engine/store/counts.py).
     bulk.update("task", ("id", "integer"), _ADVANCE, advances)
-    counts.shift_many(session, recounted)
     return len(rows)
 
 

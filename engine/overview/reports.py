@@ -2,9 +2,13 @@
 
 `rollup` reads the counts the moves keep (engine/store/counts.py): for each child, its row
 in `task_count` (the tasks below it) plus its own tasks, and the unit's own tasks — rows
-in proportion to children × items, whatever the size of the subtree. `rollup_scan` is the
-same report from one GROUP BY over every task of the subtree; it stays as the reference
-the tests hold the counts to and the baseline `duban bench` times them against.
+in proportion to children × items, whatever the size of the subtree. Two figures are read
+from the tasks they count, each through a partial index, so they cost what there is of them:
+the escalated tasks (the sweep escalates without moving counts) and, when the counts say the
+report holds targets, the target tasks (a target split down the tree counts once, which
+needs each task's parent). `rollup_scan` is the same report from one GROUP BY over every
+task of the subtree; it stays as the reference the tests hold the counts to and the baseline
+`duban bench` times them against.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import datetime, time, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, case, func, or_, select
+from sqlalchemy import Integer, String, bindparam, case, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 
 from duban.engine.access import permissions
@@ -86,7 +90,7 @@ def _count_measures() -> list[Any]:
         func.sum(counts.c.n).label("tasks"),
         *[sum_if(state == s).label(s) for s in ("done", "submitted", "open", "waived", "cancelled")],
         sum_if(state.in_(UNFINISHED) & (counts.c.overdue_at <= NOW)).label("overdue"),
-        sum_if(counts.c.escalated).label("escalated"),
+        literal(0).label("escalated"),  # from the escalated tasks (_escalated_statement)
         sum_if(counts.c.late).label("late"),
         func.sum(counts.c.progress).label("progress"),
         case((func.sum(counts.c.targeted) > 0, func.sum(counts.c.target)), else_=None).label("target"),
@@ -138,9 +142,12 @@ def _of_definition(column: Any, filtered: bool) -> list[Any]:
     return [column.in_(select(assignments.c.id).where(assignments.c.def_id == DEFINITION))]
 
 
-def _of_period(dated: bool) -> list[Any]:
-    """A task is in a period when its trigger is: a recurring task's own period, a one-off's assignment."""
-    return [tasks.c.trigger_at >= PERIOD_START, tasks.c.trigger_at < PERIOD_END] if dated else []
+def _of_period(dated: bool, trigger_at: Any = tasks.c.trigger_at) -> list[Any]:
+    """A task is in a period when its trigger is: a recurring task's own period, a one-off's assignment.
+
+    The counts are keyed by the trigger too, so the same condition picks their rows exactly.
+    """
+    return [trigger_at >= PERIOD_START, trigger_at < PERIOD_END] if dated else []
 
 
 @cache
@@ -210,12 +217,17 @@ def _target_statement(filtered: bool, dated: bool) -> Any:
 
 
 @cache
-def _count_statements(filtered: bool) -> tuple[Any, Any]:
-    """The same groups from the counts: each child's row, and the own tasks of the children and the root."""
+def _count_statements(filtered: bool, dated: bool) -> tuple[Any, Any, Any]:
+    """The same groups from the counts: each child's row, the own tasks of the children and the root,
+    and the escalated tasks below the children."""
     children = select(units.c.path).where(units.c.parent_id == ROOT_ID)
     below = (
         select(counts.c.node.label("prefix"), counts.c.assignment_id, *_count_measures())
-        .where(counts.c.node.in_(children), *_of_definition(counts.c.assignment_id, filtered))
+        .where(
+            counts.c.node.in_(children),
+            *_of_definition(counts.c.assignment_id, filtered),
+            *_of_period(dated, counts.c.trigger_at),
+        )
         .group_by(counts.c.node, counts.c.assignment_id)
     )
     own = (
@@ -224,10 +236,32 @@ def _count_statements(filtered: bool) -> tuple[Any, Any]:
         .where(
             or_(units.c.parent_id == ROOT_ID, units.c.id == ROOT_ID),
             *_of_definition(tasks.c.assignment_id, filtered),
+            *_of_period(dated),
         )
         .group_by(units.c.path, tasks.c.assignment_id)
     )
-    return below, own
+    return below, own, _escalated_statement(filtered, dated)
+
+
+def _escalated_statement(filtered: bool, dated: bool) -> Any:
+    """(prefix, assignment_id, escalated, the other measures 0): the escalated tasks strictly below the
+    children, through `ix_task_escalated` (the children's and the root's own are in `own`)."""
+    prefix = func.substr(units.c.path, 1, CUT).label("prefix")
+    zero = {name: literal(0) for name in FIELDS}
+    measures = [(func.count() if name == "escalated" else zero[name]).label(name) for name in FIELDS]
+    return (
+        select(prefix, tasks.c.assignment_id, *measures, null().label("target"))
+        .select_from(tasks.join(units, units.c.id == tasks.c.unit_id))
+        .where(
+            tasks.c.escalation_level > 0,
+            units.c.path > ROOT_PATH,
+            units.c.path < SUBTREE_END,
+            func.length(units.c.path) > CUT,
+            *_of_definition(tasks.c.assignment_id, filtered),
+            *_of_period(dated),
+        )
+        .group_by(prefix, tasks.c.assignment_id)
+    )
 
 
 def _params(
@@ -266,10 +300,19 @@ def _scan_groups(
     return list(session.execute(statement, _params(root, now, definition, window)).all())
 
 
-def _count_groups(session: Session, root: Unit, now: datetime, definition: str | None) -> list[Any]:
-    below, own = _count_statements(bool(definition))
-    params = _params(root, now, definition)
-    return [*session.execute(below, params).all(), *session.execute(own, params).all()]
+def _count_groups(
+    session: Session,
+    root: Unit,
+    now: datetime,
+    definition: str | None,
+    window: tuple[datetime, datetime] | None = None,
+) -> list[Any]:
+    params = _params(root, now, definition, window)
+    return [
+        row
+        for statement in _count_statements(bool(definition), window is not None)
+        for row in session.execute(statement, params).all()
+    ]
 
 
 def rollup(
@@ -285,33 +328,34 @@ def rollup(
     """Per child unit, per item and per child × item: tasks, done, open, overdue, escalated, rates, progress.
 
     Answered from the counts the moves keep, never from a scan of the subtree's tasks. `period`
-    (a label such as 2026 or 2026-Q1) keeps the tasks whose trigger falls in it; the counts keep no
-    periods, so that report scans the subtree's tasks of the period.
+    (a label such as 2026 or 2026-Q1) keeps the tasks whose trigger falls in it, which the counts'
+    key holds too.
     """
     root = _visible(session, actor, code)
     window = period_window(period, tz or now.tzinfo) if period else None
-    if window is not None:
-        groups = _scan_groups(session, root, now, definition, window)
-    else:
-        groups = _count_groups(session, root, now, definition)
+    groups = _count_groups(session, root, now, definition, window)
     if plan:
         # Only the assignments made with the plan (assign --plan); the groups are per assignment.
         made = set(session.scalars(select(assignments.c.id).where(assignments.c.plan_id == plan)))
         groups = [g for g in groups if g.assignment_id in made]
-    doc = (
-        _report(session, root, now, definition, groups, window, period)
-        if window is not None
-        else _report(session, root, now, definition, groups)
-    )
+    doc = _report(session, root, now, definition, groups, window, period)
     return {**doc, "plan": plan} if plan else doc
 
 
 def rollup_scan(
-    session: Session, now: datetime, actor: Actor, code: str, definition: str | None = None
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    code: str,
+    definition: str | None = None,
+    period: str | None = None,
+    tz: Any = None,
 ) -> dict[str, Any]:
     """The same report from a scan of every task of the subtree (the reference and the bench's baseline)."""
     root = _visible(session, actor, code)
-    return _report(session, root, now, definition, _scan_groups(session, root, now, definition))
+    window = period_window(period, tz or now.tzinfo) if period else None
+    groups = _scan_groups(session, root, now, definition, window)
+    return _report(session, root, now, definition, groups, window, period)
 
 
 def _visible(session: Session, actor: Actor, code: str) -> Unit:
@@ -362,9 +406,14 @@ def _report(
         elif g.prefix in by_child:
             _add(by_child[g.prefix], g)
             _add(cells.setdefault((g.prefix, def_id), _zero()), g)
-    targets = session.execute(
-        _target_statement(bool(definition), window is not None), _params(root, now, definition, window)
-    ).all()
+    # Only when a group holds targets: the statement reads the subtree's target tasks.
+    targets = (
+        session.execute(
+            _target_statement(bool(definition), window is not None), _params(root, now, definition, window)
+        ).all()
+        if any(g.target is not None for g in groups)
+        else []
+    )
     for t in targets:
         def_id = def_of.get(t.assignment_id)
         if def_id is None:

@@ -1,21 +1,26 @@
 """Task counts kept by the moves, so that a report reads its children's rows instead of their tasks.
 
-`task_count` holds, for a unit N (its path, `node`) and a key (assignment, period, state,
-overdue_at, escalated, late), how many tasks of the units strictly below N have that key,
+`task_count` holds, for a unit N (its path, `node`) and a key (assignment, period, trigger_at,
+state, overdue_at, late), how many tasks of the units strictly below N have that key,
 with the sums of their progress and targets. A unit's whole subtree is its row plus its own
 tasks (a handful per item, read through `ix_task_unit_state`), so leaves, most of the tree,
 have no rows at all and a fan-out to a province writes rows for its ~1,700 upper units only.
 
 Every move keeps the table exact in the move's own transaction:
 
-* set-based moves (fan-out, withdrawal, escalation in the sweep, re-timing, target splits,
-  moving a subtree) `take` the tasks they touch before the change and `put` them back after,
+* set-based moves (fan-out, withdrawal, re-timing, target splits, moving a subtree) `take` the tasks they touch before the change and `put` them back after,
   each one `INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`;
 * a single task's move (submit, approve, reject, waive, extend) `shift`s its old key out and
   its new key in, from the values the ORM object holds, without reading the task again.
 
 "Overdue" needs no sweep: `overdue_at` is in the key, so a report counts the unfinished tasks
-whose `overdue_at` has passed at the instant it is asked.
+whose `overdue_at` has passed at the instant it is asked. `trigger_at` is in the key so that a
+report of one period (the tasks triggered in it) reads the counts too: a fan-out's tasks share
+one trigger, so it adds rows only for units that joined a scope later or tasks of events.
+
+What the sweep does is not in the key: a reminder or an escalation moves no count. The report's
+escalated figure (督办) reads the escalated tasks themselves through the partial index
+`ix_task_escalated` (engine/overview/reports.py), in proportion to how many of them there are.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ counts = TaskCount.__table__
 tasks = Task.__table__
 units = Unit.__table__
 
-KEY = ("node", "assignment_id", "period", "state", "overdue_at", "escalated", "late")
+KEY = ("node", "assignment_id", "period", "trigger_at", "state", "overdue_at", "late")
 SUMS = ("n", "progress", "target", "targeted")
 # The deepest tree a path column holds (255 characters of 5-character segments).
 MAX_DEPTH = 255 // SEGMENT
@@ -76,23 +81,23 @@ class Counted(NamedTuple):
 
     assignment_id: int
     period: str
+    trigger_at: datetime
     state: str
     overdue_at: datetime
-    escalated: bool
     late: bool
     progress: float
     target: float | None
 
 
 def counted(task: Task) -> Counted:
-    """A task's contribution, from its values in Python (the same rule as `_late` and `_escalated` in SQL)."""
+    """A task's contribution, from its values in Python (the same rule as `_late` in SQL)."""
     assert task.assignment_id is not None
     return Counted(
         assignment_id=task.assignment_id,
         period=task.period,
+        trigger_at=task.trigger_at,
         state=str(task.state),
         overdue_at=task.overdue_at,
-        escalated=task.escalation_level > 0,
         late=task.state == TaskState.done
         and task.finished_at is not None
         and task.finished_at >= task.overdue_at,
@@ -104,10 +109,6 @@ def counted(task: Task) -> Counted:
 def _late() -> ColumnElement[Any]:
     done_late = and_(tasks.c.state == TaskState.done.value, tasks.c.finished_at >= tasks.c.overdue_at)
     return case((done_late, True), else_=false())
-
-
-def _escalated() -> ColumnElement[Any]:
-    return case((tasks.c.escalation_level > 0, True), else_=false())
 
 
 def _upsert(session: Session) -> Any:
@@ -122,9 +123,9 @@ def _apply(session: Session, condition: ColumnElement[bool], sign: int) -> None:
     keys = [
         tasks.c.assignment_id,
         tasks.c.period,
+        tasks.c.trigger_at,
         tasks.c.state,
         tasks.c.overdue_at,
-        _escalated().label("escalated"),
         _late().label("late"),
     ]
     by_parent = (
@@ -170,6 +171,7 @@ def put_created(
     condition: ColumnElement[bool],
     assignment_id: int,
     period: str,
+    trigger_at: datetime,
     overdue_at: datetime,
     *,
     with_target: bool,
@@ -201,9 +203,9 @@ def put_created(
             node,
             literal(assignment_id, Integer).label("assignment_id"),
             literal(period, String).label("period"),
+            literal(trigger_at, Instant()).label("trigger_at"),
             literal(TaskState.open.value, String).label("state"),
             literal(overdue_at, Instant()).label("overdue_at"),
-            false().label("escalated"),
             false().label("late"),
             func.sum(by_parent.c.n).label("n"),
             literal(0.0, Float).label("progress"),
@@ -254,9 +256,9 @@ _COLUMNS = (
     ("node", "text"),
     ("assignment_id", "integer"),
     ("period", "text"),
+    ("trigger_at", "timestamptz"),
     ("state", "text"),
     ("overdue_at", "timestamptz"),
-    ("escalated", "boolean"),
     ("late", "boolean"),
     ("n", "integer"),
     ("progress", "float8"),
@@ -271,7 +273,7 @@ _ADD = f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET " + ", ".join(
 def shift_many(session: Session, moves: Iterable[tuple[str, Counted | None, Counted | None]]) -> None:
     """Tasks moved from one key to another (each: its unit's path, before, after); one upsert for them all.
 
-    The moves are summed by parent unit first (a sweep batch's thousand tasks have far fewer parents),
+    The moves are summed by parent unit first (tasks moved together mostly share parents),
     then spread to each parent's ancestors, and written as plain rows on the driver.
     """
     # A Counted holds the task's progress and target too, so tasks grouped under one (parent, before,
@@ -286,7 +288,7 @@ def shift_many(session: Session, moves: Iterable[tuple[str, Counted | None, Coun
         for c, sign in ((before, -n), (after, n)):
             if c is None:
                 continue
-            key = (c.assignment_id, c.period, c.state, c.overdue_at, c.escalated, c.late)
+            key = (c.assignment_id, c.period, c.trigger_at, c.state, c.overdue_at, c.late)
             for node in _prefixes(parent):
                 sums = deltas.setdefault((node, *key), [0, 0.0, 0.0, 0])
                 sums[0] += sign
@@ -301,8 +303,8 @@ def shift_many(session: Session, moves: Iterable[tuple[str, Counted | None, Coun
         "task_count",
         _COLUMNS,
         [
-            (node, a, period, state, bulk.instant(at), bool(esc), bool(late), int(n), p, t, int(tn))
-            for node, a, period, state, at, esc, late, n, p, t, tn in rows
+            (node, a, period, bulk.instant(trig), state, bulk.instant(at), bool(late), int(n), p, t, int(tn))
+            for node, a, period, trig, state, at, late, n, p, t, tn in rows
         ],
         on_conflict=_ADD,
     )

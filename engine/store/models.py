@@ -212,6 +212,23 @@ class Task(SQLModel, table=True):
             sqlite_where=text("calendar_provisional = 1"),
             postgresql_where=text("calendar_provisional"),
         ),
+        # A report's escalated (督办) and target figures read these tasks themselves, not the counts:
+        # an escalation then moves no count row, and the reads cost what there is of them.
+        Index(
+            "ix_task_escalated",
+            "unit_id",
+            "assignment_id",
+            "trigger_at",
+            sqlite_where=text("escalation_level > 0"),
+            postgresql_where=text("escalation_level > 0"),
+        ),
+        Index(
+            "ix_task_targeted",
+            "unit_id",
+            "assignment_id",
+            sqlite_where=text("target IS NOT NULL"),
+            postgresql_where=text("target IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -259,7 +276,8 @@ class TaskCount(SQLModel, table=True):
 
     Kept by every move in the move's own transaction (engine/store/counts.py), so a report reads
     its children's rows instead of their tasks. `overdue_at` is part of the key so that "overdue"
-    is exact at any instant; `late` marks tasks done at or after their `overdue_at`.
+    is exact at any instant, `trigger_at` so that a report of one period is; `late` marks tasks
+    done at or after their `overdue_at`. Escalation is not in the key: the sweep moves no row.
     """
 
     __tablename__ = "task_count"
@@ -271,9 +289,9 @@ class TaskCount(SQLModel, table=True):
     node: str = Field(sa_column=Column(path_type(), primary_key=True))
     assignment_id: int = Field(foreign_key="assignment.id", primary_key=True)
     period: str = Field(max_length=16, primary_key=True)
+    trigger_at: datetime = Field(sa_column=Column(Instant(), primary_key=True))
     state: str = Field(max_length=16, primary_key=True)
     overdue_at: datetime = Field(sa_column=Column(Instant(), primary_key=True))
-    escalated: bool = Field(primary_key=True)
     late: bool = Field(primary_key=True)
     n: int = 0
     progress: float = 0

@@ -596,6 +596,7 @@ def insert_tasks(
             ),
             assignment.id,
             period,
+            timeline.trigger_at,
             timeline.overdue_at,
             with_target=defn.completion.target is not None,
         )

@@ -3,7 +3,8 @@
 Hypothesis draws histories of real moves (fan-outs, events, submissions, approvals, rejections,
 waivers, extensions, withdrawals, sweeps that escalate, target splits, units moving); after
 every step the `task_count` table must hold exactly what grouping the task table by each
-unit's strict ancestors gives, and the report from the counts must equal the report from a scan.
+unit's strict ancestors gives, and the report from the counts (its escalated figure read
+through the escalated tasks' index) must equal the report from a scan, whole and by period.
 """
 
 from __future__ import annotations
@@ -71,22 +72,21 @@ DEFS = ("test-plaque", "test-congress", "test-organise", "test-weekly", "test-tr
 # Re-parenting moves a township or a grassroots union (and its subtree) across the tree.
 MOVES = (("T02", "K01"), ("T02", "K02"), ("G02", "T02"), ("G02", "T01"), ("T01", "K02"), ("T01", "K01"))
 LEVELS = {"T01": "township", "T02": "township", "G02": "grassroots"}
+PERIODS = ("2026", "2026-Q1", "2026-03", "2026-W11", "2026-H2", "2027")
 NAMES = {"T01": "莞城社区工会联合会", "T02": "虎门工业园工会联合会", "G02": "莞城第一小学工会"}
 
 
 def expected_counts(session: Any) -> dict[tuple[Any, ...], tuple[int, float, float, int]]:
     """GROUP BY over the task table (by unit path and key), spread to every strict ancestor."""
     t, u = Task.__table__, Unit.__table__
-    escalated = (t.c.escalation_level > literal_column("0")).label("escalated")
     late = case(
         ((t.c.state == literal_column("'done'")) & (t.c.finished_at >= t.c.overdue_at), literal_column("1")),
         else_=literal_column("0"),
     ).label("late")
-    keys = (u.c.path, t.c.assignment_id, t.c.period, t.c.state, t.c.overdue_at)
+    keys = (u.c.path, t.c.assignment_id, t.c.period, t.c.trigger_at, t.c.state, t.c.overdue_at)
     rows = session.execute(
         select(
             *keys,
-            escalated,
             late,
             func.count(),
             func.sum(t.c.progress),
@@ -94,11 +94,11 @@ def expected_counts(session: Any) -> dict[tuple[Any, ...], tuple[int, float, flo
             func.count(t.c.target),
         )
         .select_from(t.join(u, u.c.id == t.c.unit_id))
-        .group_by(*keys, escalated, late)
+        .group_by(*keys, late)
     ).all()
     out: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, 0.0, 0.0, 0])
     for path, *key, n, progress, target, targeted in rows:
-        key[-2], key[-1] = bool(key[-2]), bool(key[-1])
+        key[-1] = bool(key[-1])
         for end in range(SEGMENT, len(path), SEGMENT):
             sums = out[(path[:end], *key)]
             sums[0] += n
@@ -111,7 +111,7 @@ def expected_counts(session: Any) -> dict[tuple[Any, ...], tuple[int, float, flo
 def stored_counts(session: Any) -> dict[tuple[Any, ...], tuple[int, float, float, int]]:
     c = TaskCount.__table__
     return {
-        (r.node, r.assignment_id, r.period, r.state, r.overdue_at, bool(r.escalated), bool(r.late)): (
+        (r.node, r.assignment_id, r.period, r.trigger_at, r.state, r.overdue_at, bool(r.late)): (
             r.n,
             r.progress,
             r.target,
@@ -126,6 +126,12 @@ def assert_counts_exact(db: Engine, now: datetime) -> None:
         expected, stored = expected_counts(s), stored_counts(s)
         codes = list(s.scalars(select(Unit.code).order_by(Unit.code)))
         reports = [(rollup(s, now, OPERATOR, c), rollup_scan(s, now, OPERATOR, c)) for c in codes]
+        # By period, at the root and a county: periods that hold, cut across and miss the tasks' own.
+        reports += [
+            (rollup(s, now, OPERATOR, c, None, p, TZ), rollup_scan(s, now, OPERATOR, c, None, p, TZ))
+            for c in ("C01", "K01")
+            for p in PERIODS
+        ]
     assert set(stored) == set(expected), "no row missing, none extra (emptied rows are dropped)"
     for key, (n, progress, target, targeted) in expected.items():
         got = stored[key]
@@ -322,6 +328,34 @@ def test_the_migration_fills_the_counts_the_moves_keep(world: History) -> None:
     assert_counts_exact(world.db, world.rt.now())
 
 
+def test_the_counts_go_down_to_escalated_rows_and_up_again(world: History) -> None:
+    """0014 rebuilds the counts from the tasks both ways: down, keyed by escalation as 0011 kept them; up, as kept."""
+    from alembic import command
+
+    from duban.engine.store.schema import alembic_config, upgrade
+
+    build_some_history(world)
+    with read_session(world.db) as s:
+        kept = stored_counts(s)
+        t, u = Task.__table__, Unit.__table__
+        below: dict[tuple[str, bool], int] = defaultdict(int)
+        for path, level in s.execute(select(u.c.path, t.c.escalation_level).join(u, u.c.id == t.c.unit_id)):
+            for end in range(SEGMENT, len(path), SEGMENT):
+                below[(path[:end], level > 0)] += 1
+    assert any(escalated for _, escalated in below), "the history escalates"
+    config = alembic_config(world.db.url.render_as_string(hide_password=False))
+    with world.db.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0013")
+    with world.db.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT node, escalated, sum(n) FROM task_count GROUP BY node, escalated")
+        assert {(node, bool(escalated)): n for node, escalated, n in rows} == below
+    upgrade(world.db)
+    with read_session(world.db) as s:
+        assert stored_counts(s) == kept
+    assert_counts_exact(world.db, world.rt.now())
+
+
 def build_some_history(h: History) -> None:
     rt = h.rt
     h.write(lambda s: fanout.assign_definition(s, rt, OPERATOR, "test-congress", "C01"))
@@ -354,7 +388,7 @@ def test_provisional_tasks_move_between_count_rows_when_retimed(db: Engine, repl
     with read_session(db) as s:
         assert s.scalar(select(func.count()).where(Task.calendar_provisional)) == 0
         deadlines = set(s.scalars(select(Task.overdue_at)))
-        assert {k[4] for k in stored_counts(s)} == deadlines, (
+        assert {k[5] for k in stored_counts(s)} == deadlines, (
             "the count rows are keyed by the re-timed deadlines"
         )
     assert_counts_exact(db, replay.rt.now() + timedelta(days=30))
