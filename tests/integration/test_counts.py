@@ -369,6 +369,23 @@ def build_some_history(h: History) -> None:
     h.write(lambda s: lifecycle.approve_task(s, rt, APPROVER, open_[0]))
 
 
+def test_a_sweep_that_reminds_and_escalates_moves_no_count_row(world: History) -> None:
+    """Escalation is not in the counts' key: the sweep leaves them alone, and the report still says 督办."""
+    rt = world.rt
+    world.write(lambda s: fanout.assign_definition(s, rt, OPERATOR, "test-congress", "C01"))
+    with read_session(world.db) as s:
+        before = stored_counts(s)
+    world.clock.set(rt.now() + timedelta(days=200))
+    swept = sweep_due(world.db, rt)
+    assert swept.escalations > 0 and swept.reminders_sent + swept.reminders_skipped > 0
+    with read_session(world.db) as s:
+        assert stored_counts(s) == before
+        escalated = s.scalar(select(func.count()).where(Task.escalation_level > 0))
+        report = rollup(s, rt.now(), OPERATOR, "C01")
+    assert escalated and report["total"]["escalated"] == escalated
+    assert_counts_exact(world.db, rt.now())
+
+
 def test_provisional_tasks_move_between_count_rows_when_retimed(db: Engine, replay: Any) -> None:
     """Re-timing when the calendar learns a year changes overdue_at: the counts follow, in the same transaction."""
     with write_session(db) as s:
