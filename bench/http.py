@@ -6,12 +6,14 @@ fan-outs gave every branch, it gets one task per new member: an event-triggered 
 to-do holds more than a page and `GET /api/v1/tasks` (the caller's to-do, `limit=50`) serves a
 full page of 50 with a real count. A staff account of the branch signs in once.
 
-Both sides run under uvicorn in a process of their own on 127.0.0.1 (one worker each, the same
-settings): the real app (`api.app.create_app` over the bench database, on the bench's fixed clock)
-and the bare route of `duban.bench.bare_route`. The load comes from this process (`duban.bench.load`): a
-warm-up, then `requests` requests per run, engine and bare alternating, best of `repeat`.
-The figure is the time per request (the inverse of throughput), held to 2x the bare route's, and
-the engine's p95 is held under 50 ms.
+Both sides run under uvicorn on 127.0.0.1 (the same settings, the same number of server processes
+on one socket each): the real app (`api.app.create_app` over the bench database, on the bench's
+fixed clock) and the bare route of `duban.bench.bare_route`. The load comes from this process
+(`duban.bench.load`): a warm-up, then `requests` requests per run, engine and bare alternating, best
+of `repeat`. That is done at 1, 2 and N server processes (N: --http-workers, by default the machine's
+cores), as `duban serve --workers N` runs them; `by_workers` holds each round. The figure is the
+one-process round's time per request (the inverse of throughput), held to 2x the bare route's, and
+its p95 is held under 50 ms.
 """
 
 from __future__ import annotations
@@ -69,8 +71,13 @@ escalation:
 NAME = "http"
 
 
+def worker_counts(opts: BenchOptions) -> list[int]:
+    """1, 2 and N server processes (N: --http-workers, else the machine's cores)."""
+    return sorted({1, 2, opts.http_workers or os.cpu_count() or 1})
+
+
 def steps(opts: BenchOptions) -> int:
-    return 1
+    return len(worker_counts(opts))
 
 
 @dataclass(frozen=True)
@@ -111,55 +118,68 @@ def _branch(world: World) -> Branch:
 
 
 @contextmanager
-def _serve(kind: str, world: World, *extra: str) -> Iterator[Server]:
-    """A server process on a socket bound here (127.0.0.1, an ephemeral port); stopped on the way out."""
+def _serve(kind: str, world: World, *extra: str, workers: int = 1) -> Iterator[Server]:
+    """`workers` server processes on one socket bound here (127.0.0.1, an ephemeral port); stopped on the way out."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
     sock.listen(2048)
     port = sock.getsockname()[1]
-    log = world.opts.workdir / f"http-{kind}.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "duban.bench.server",
-        kind,
-        "--fd",
-        str(sock.fileno()),
-        "--url",
-        world.url,
-        "--at",
-        world.rt.now().isoformat(),
-        "--tz",
-        str(world.rt.tz),
-        "--data-dir",
-        str(world.opts.workdir / "data"),
-        *extra,
-    ]
-    with log.open("wb") as out:
-        # The project root first on the path: the server runs this checkout's code, whatever the caller's cwd.
-        proc = subprocess.Popen(
-            cmd,
-            pass_fds=[sock.fileno()],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    sock.close()
+    procs: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
     try:
-        _wait_ready(proc, port, log)
+        for n in range(workers):
+            log = world.opts.workdir / f"http-{kind}-{workers}-{n}.log"
+            ready = world.opts.workdir / f"http-{kind}-{workers}-{n}.ready"
+            ready.unlink(missing_ok=True)
+            cmd = [
+                sys.executable,
+                "-m",
+                "duban.bench.server",
+                kind,
+                "--fd",
+                str(sock.fileno()),
+                "--url",
+                world.url,
+                "--at",
+                world.rt.now().isoformat(),
+                "--tz",
+                str(world.rt.tz),
+                "--data-dir",
+                str(world.opts.workdir / "data"),
+                "--ready",
+                str(ready),
+                *extra,
+            ]
+            with log.open("wb") as out:
+                # The project root first on the path: the server runs this checkout's code, whatever the caller's cwd.
+                proc = subprocess.Popen(
+                    cmd,
+                    pass_fds=[sock.fileno()],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )
+            procs.append((proc, log, ready))
+        sock.close()
+        for proc, log, ready in procs:
+            _wait_ready(proc, port, log, ready)
         yield Server(kind, port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        sock.close()
+        for proc, _, _ in procs:
+            proc.terminate()
+        for proc, _, _ in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, limit: float = 60.0) -> None:
+def _wait_ready(
+    proc: subprocess.Popen[bytes], port: int, log: Path, ready: Path, limit: float = 60.0
+) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -167,10 +187,12 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, limit: floa
                 f"the bench server exited ({proc.returncode}): {log.read_text(errors='replace')[-2000:]}"
             )
         try:
-            fetch(HOST, port, TARGET, {}, timeout=1.0)
-            return
+            if ready.exists():
+                fetch(HOST, port, TARGET, {}, timeout=1.0)
+                return
         except (OSError, TimeoutError):
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     raise RuntimeError(
         f"the bench server did not answer within {limit} s: {log.read_text(errors='replace')[-2000:]}"
     )
@@ -192,29 +214,62 @@ def _best(runs: list[Load]) -> Load:
     return min(runs, key=lambda load: load.seconds / load.requests)
 
 
-def measure(world: World) -> dict[str, Any]:
-    """The `http` measurement: time per request of the engine's to-do route against the bare route's."""
+@dataclass
+class Round:
+    """One worker count's runs, both sides, and the page each side served first."""
+
+    workers: int
+    engine_runs: list[Load]
+    bare_runs: list[Load]
+    engine_page: tuple[int, dict[str, Any]]
+    bare_page: tuple[int, dict[str, Any]]
+
+    def summary(self) -> dict[str, Any]:
+        best, base = _best(self.engine_runs), _best(self.bare_runs)
+        return {
+            "workers": self.workers,
+            "engine": best.summary(),
+            "bare": base.summary(),
+            "throughput_vs_bare": round(base.seconds * best.requests / (best.seconds * base.requests), 3),
+        }
+
+
+def _round(world: World, branch: Branch, workers: int) -> Round:
+    """Both sides at `workers` server processes: a warm-up, then best of --repeat, alternating."""
     requests = world.opts.http_requests
-    world.step("http: a branch's to-do under load")
-    branch = _branch(world)
     warm = max(CLIENTS, requests // 5)
     engine_runs: list[Load] = []
     bare_runs: list[Load] = []
     with ExitStack() as stack:
-        app = stack.enter_context(_serve("engine", world))
-        bare = stack.enter_context(_serve("bare", world, "--unit-id", str(branch.unit_id)))
+        app = stack.enter_context(_serve("engine", world, workers=workers))
+        bare = stack.enter_context(_serve("bare", world, "--unit-id", str(branch.unit_id), workers=workers))
         auth = {"Authorization": f"Bearer {_sign_in(app, branch.password)}"}
-        engine_status, engine_page = _page(app, auth)
-        bare_status, bare_page = _page(bare, {})
+        engine_page, bare_page = _page(app, auth), _page(bare, {})
         run_load(HOST, app.port, TARGET, auth, warm, CLIENTS)
         run_load(HOST, bare.port, TARGET, {}, warm, CLIENTS)
         for _ in range(world.opts.repeat):
             engine_runs.append(run_load(HOST, app.port, TARGET, auth, requests, CLIENTS))
             bare_runs.append(run_load(HOST, bare.port, TARGET, {}, requests, CLIENTS))
-    best, base = _best(engine_runs), _best(bare_runs)
+    return Round(workers, engine_runs, bare_runs, engine_page, bare_page)
+
+
+def measure(world: World) -> dict[str, Any]:
+    """The `http` measurement: time per request of the engine's to-do route against the bare route's."""
+    requests = world.opts.http_requests
+    world.step("http: a branch's to-do under load, 1 server process")
+    branch = _branch(world)
+    rounds = []
+    for workers in worker_counts(world.opts):
+        if workers > 1:
+            world.step(f"http: a branch's to-do under load, {workers} server processes")
+        rounds.append(_round(world, branch, workers))
+    one = rounds[0]
+    (engine_status, engine_page), (bare_status, bare_page) = one.engine_page, one.bare_page
+    best, base = _best(one.engine_runs), _best(one.bare_runs)
     engine_ids = [item["id"] for item in engine_page.get("items", [])]
     bare_ids = [item["id"] for item in bare_page.get("items", [])]
-    all_ok = all(set(load.statuses) == {200} for load in (*engine_runs, *bare_runs))
+    all_ok = all(set(load.statuses) == {200} for r in rounds for load in (*r.engine_runs, *r.bare_runs))
+    same_pages = all(r.engine_page == one.engine_page and r.bare_page == one.bare_page for r in rounds)
     p95_pass = best.percentile_ms(0.95) < P95_BAR_MS
     doc = measurement(
         NAME,
@@ -244,9 +299,19 @@ def measure(world: World) -> dict[str, Any]:
         baseline_throughput_rps=round(base.requests / base.seconds, 1),
         throughput_vs_bare=round(base.seconds * best.requests / (best.seconds * base.requests), 3),
         all_status_200=all_ok,
+        same_page_at_every_worker_count=same_pages,
         server="uvicorn, 1 worker per side",
-        runs=[load.summary() for load in engine_runs],
-        baseline_runs=[load.summary() for load in bare_runs],
+        by_workers=[r.summary() for r in rounds],
+        cores=os.cpu_count(),
+        runs=[load.summary() for load in one.engine_runs],
+        baseline_runs=[load.summary() for load in one.bare_runs],
     )
-    doc["pass"] = doc["pass"] and p95_pass and all_ok and engine_ids == bare_ids and len(engine_ids) == PAGE
+    doc["pass"] = (
+        doc["pass"]
+        and p95_pass
+        and all_ok
+        and same_pages
+        and engine_ids == bare_ids
+        and len(engine_ids) == PAGE
+    )
     return doc

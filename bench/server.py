@@ -1,9 +1,11 @@
 """The HTTP bench's server process: the real app or the bare baseline under uvicorn, on a socket the bench opened.
 
-`python -m duban.bench.server engine|bare --fd N --url URL --at ISO --tz ZONE [--unit-id ID] [--data-dir DIR]`.
-The bench binds 127.0.0.1 on an ephemeral port and hands the listening socket down, so the port is
-known before the server starts and no other process can take it in between. Both sides run under
-the same uvicorn settings.
+`python -m duban.bench.server engine|bare --fd N --url URL --at ISO --tz ZONE [--unit-id ID] [--data-dir DIR]
+[--ready FILE]`. The bench binds 127.0.0.1 on an ephemeral port and hands the listening socket down, so
+the port is known before the server starts and no other process can take it in between. Both sides
+run under the same uvicorn settings. For N workers the bench starts N of these on the one socket, as
+`duban serve --workers N` (uvicorn's worker processes) shares one socket among its workers; each
+writes `--ready` once its app is built, so the load starts when all of them accept.
 """
 
 from __future__ import annotations
@@ -59,9 +61,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tz", required=True, help="the zone instants are shown in")
     parser.add_argument("--unit-id", type=int, default=0, help="bare: the unit whose to-do it serves")
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--ready", type=Path, help="a file written once the app is built")
     args = parser.parse_args(argv)
     app = _engine_app(args) if args.kind == "engine" else _bare_app(args)
     sock = socket.socket(fileno=args.fd)
+    if args.ready is not None:
+        args.ready.write_text("ready\n")
     uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
 
 

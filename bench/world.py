@@ -113,6 +113,9 @@ class BenchOptions:
     outbox_rows: int = 20_000
     digest_size: int = 10
     http_requests: int = 3000  # per side and run of the HTTP figure
+    http_workers: int = (
+        0  # the HTTP figure runs at 1, 2 and this many server processes (0: the machine's cores)
+    )
     # PostgreSQL: ANALYZE after the import and before the roll-up, VACUUM ANALYZE before the idle sweep
     # (autovacuum would, within a minute of such churn); --no-analyze measures a database nobody maintains.
     analyze: bool = True

@@ -53,6 +53,12 @@ def bench(
     http_requests: int = typer.Option(
         3000, "--http-requests", min=1, help="Requests per side and run of the HTTP benchmark."
     ),
+    http_workers: int = typer.Option(
+        0,
+        "--http-workers",
+        min=0,
+        help="The HTTP benchmark runs at 1, 2 and this many server processes [default: the machine's cores].",
+    ),
     json: bool = typer.Option(False, "--json", help="Print one JSON document and nothing else."),
 ) -> None:
     """Measure fan-out, sweep, roll-up, delivery and HTTP against bare baselines on a fresh province-sized tree."""
@@ -79,6 +85,7 @@ def bench(
             due_actions=due_actions,
             analyze=analyze,
             http_requests=http_requests,
+            http_workers=http_workers,
         )
         if json or not err.is_terminal:
             doc = run_bench(opts)
