@@ -11,7 +11,9 @@ on one socket each): the real app (`api.app.create_app` over the bench database,
 fixed clock) and the bare route of `duban.bench.bare_route`. The load comes from this process
 (`duban.bench.load`): a warm-up, then `requests` requests per run, engine and bare alternating, best
 of `repeat`. That is done at 1, 2 and N server processes (N: --http-workers, by default the machine's
-cores), as `duban serve --workers N` runs them; `by_workers` holds each round. The figure is the
+cores), as `duban serve --workers N` runs them (one socket shared by the processes) and again, for
+more than one, each process on a socket of its own (SO_REUSEPORT, as gunicorn's `--reuse-port`);
+`by_workers` holds each round. The figure is the
 one-process round's time per request (the inverse of throughput), held to 2x the bare route's, and
 its p95 is held under 50 ms.
 """
@@ -36,6 +38,7 @@ from sqlalchemy import func, select
 
 from duban.bench.load import Load, fetch, run_load
 from duban.bench.report import measurement
+from duban.bench.server import reuse_port_socket
 from duban.bench.world import BenchOptions, World
 from duban.engine.access.accounts import add_account
 from duban.engine.access.actors import OPERATOR
@@ -77,7 +80,7 @@ def worker_counts(opts: BenchOptions) -> list[int]:
 
 
 def steps(opts: BenchOptions) -> int:
-    return len(worker_counts(opts))
+    return len(worker_counts(opts))  # one per worker count; a count > 1 runs on both kinds of socket
 
 
 @dataclass(frozen=True)
@@ -118,26 +121,33 @@ def _branch(world: World) -> Branch:
 
 
 @contextmanager
-def _serve(kind: str, world: World, *extra: str, workers: int = 1) -> Iterator[Server]:
-    """`workers` server processes on one socket bound here (127.0.0.1, an ephemeral port); stopped on the way out."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def _serve(
+    kind: str, world: World, *extra: str, workers: int = 1, reuse_port: bool = False
+) -> Iterator[Server]:
+    """`workers` server processes on 127.0.0.1, an ephemeral port; stopped on the way out.
+
+    They share one listening socket bound here, or (`reuse_port`) each listens on its own; the socket
+    bound here then only holds the port (bound, never listening, it is handed no connection).
+    """
+    sock = reuse_port_socket() if reuse_port else socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
-    sock.listen(2048)
     port = sock.getsockname()[1]
+    listen = ["--reuse-port", str(port)] if reuse_port else ["--fd", str(sock.fileno())]
+    if not reuse_port:
+        sock.listen(2048)
     procs: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
     try:
         for n in range(workers):
-            log = world.opts.workdir / f"http-{kind}-{workers}-{n}.log"
-            ready = world.opts.workdir / f"http-{kind}-{workers}-{n}.ready"
+            name = f"http-{kind}-{workers}{'-reuse-port' if reuse_port else ''}-{n}"
+            log, ready = world.opts.workdir / f"{name}.log", world.opts.workdir / f"{name}.ready"
             ready.unlink(missing_ok=True)
             cmd = [
                 sys.executable,
                 "-m",
                 "duban.bench.server",
                 kind,
-                "--fd",
-                str(sock.fileno()),
+                *listen,
                 "--url",
                 world.url,
                 "--at",
@@ -154,16 +164,18 @@ def _serve(kind: str, world: World, *extra: str, workers: int = 1) -> Iterator[S
                 # The project root first on the path: the server runs this checkout's code, whatever the caller's cwd.
                 proc = subprocess.Popen(
                     cmd,
-                    pass_fds=[sock.fileno()],
+                    pass_fds=[] if reuse_port else [sock.fileno()],
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     cwd=ROOT,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 )
             procs.append((proc, log, ready))
-        sock.close()
+        if not reuse_port:
+            sock.close()
         for proc, log, ready in procs:
             _wait_ready(proc, port, log, ready)
+        sock.close()
         yield Server(kind, port)
     finally:
         sock.close()
@@ -219,6 +231,7 @@ class Round:
     """One worker count's runs, both sides, and the page each side served first."""
 
     workers: int
+    reuse_port: bool
     engine_runs: list[Load]
     bare_runs: list[Load]
     engine_page: tuple[int, dict[str, Any]]
@@ -228,21 +241,24 @@ class Round:
         best, base = _best(self.engine_runs), _best(self.bare_runs)
         return {
             "workers": self.workers,
+            "sockets": "one per process (SO_REUSEPORT)" if self.reuse_port else "one, shared",
             "engine": best.summary(),
             "bare": base.summary(),
             "throughput_vs_bare": round(base.seconds * best.requests / (best.seconds * base.requests), 3),
         }
 
 
-def _round(world: World, branch: Branch, workers: int) -> Round:
+def _round(world: World, branch: Branch, workers: int, reuse_port: bool = False) -> Round:
     """Both sides at `workers` server processes: a warm-up, then best of --repeat, alternating."""
     requests = world.opts.http_requests
     warm = max(CLIENTS, requests // 5)
     engine_runs: list[Load] = []
     bare_runs: list[Load] = []
     with ExitStack() as stack:
-        app = stack.enter_context(_serve("engine", world, workers=workers))
-        bare = stack.enter_context(_serve("bare", world, "--unit-id", str(branch.unit_id), workers=workers))
+        app = stack.enter_context(_serve("engine", world, workers=workers, reuse_port=reuse_port))
+        bare = stack.enter_context(
+            _serve("bare", world, "--unit-id", str(branch.unit_id), workers=workers, reuse_port=reuse_port)
+        )
         auth = {"Authorization": f"Bearer {_sign_in(app, branch.password)}"}
         engine_page, bare_page = _page(app, auth), _page(bare, {})
         run_load(HOST, app.port, TARGET, auth, warm, CLIENTS)
@@ -250,7 +266,7 @@ def _round(world: World, branch: Branch, workers: int) -> Round:
         for _ in range(world.opts.repeat):
             engine_runs.append(run_load(HOST, app.port, TARGET, auth, requests, CLIENTS))
             bare_runs.append(run_load(HOST, bare.port, TARGET, {}, requests, CLIENTS))
-    return Round(workers, engine_runs, bare_runs, engine_page, bare_page)
+    return Round(workers, reuse_port, engine_runs, bare_runs, engine_page, bare_page)
 
 
 def measure(world: World) -> dict[str, Any]:
@@ -263,6 +279,8 @@ def measure(world: World) -> dict[str, Any]:
         if workers > 1:
             world.step(f"http: a branch's to-do under load, {workers} server processes")
         rounds.append(_round(world, branch, workers))
+        if workers > 1:
+            rounds.append(_round(world, branch, workers, reuse_port=True))
     one = rounds[0]
     (engine_status, engine_page), (bare_status, bare_page) = one.engine_page, one.bare_page
     best, base = _best(one.engine_runs), _best(one.bare_runs)

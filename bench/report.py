@@ -55,7 +55,7 @@ def _dashboard_line(m: dict[str, Any]) -> str:
 
 def _http_line(m: dict[str, Any]) -> str:
     rounds = "; ".join(
-        f"{r['workers']}: {r['engine']['throughput_rps']} req/s, p50 {r['engine']['p50_ms']} ms, "
+        f"{r['workers']} ({r['sockets']}): {r['engine']['throughput_rps']} req/s, p50 {r['engine']['p50_ms']} ms, "
         f"p95 {r['engine']['p95_ms']} ms (bare {r['bare']['throughput_rps']} req/s, p95 {r['bare']['p95_ms']} ms)"
         for r in m["by_workers"]
     )

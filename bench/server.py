@@ -1,11 +1,14 @@
 """The HTTP bench's server process: the real app or the bare baseline under uvicorn, on a socket the bench opened.
 
-`python -m duban.bench.server engine|bare --fd N --url URL --at ISO --tz ZONE [--unit-id ID] [--data-dir DIR]
-[--ready FILE]`. The bench binds 127.0.0.1 on an ephemeral port and hands the listening socket down, so
-the port is known before the server starts and no other process can take it in between. Both sides
-run under the same uvicorn settings. For N workers the bench starts N of these on the one socket, as
-`duban serve --workers N` (uvicorn's worker processes) shares one socket among its workers; each
-writes `--ready` once its app is built, so the load starts when all of them accept.
+`python -m duban.bench.server engine|bare (--fd N | --reuse-port PORT) --url URL --at ISO --tz ZONE
+[--unit-id ID] [--data-dir DIR] [--ready FILE]`. The bench binds 127.0.0.1 on an ephemeral port and
+hands the listening socket down, so the port is known before the server starts and no other process
+can take it in between. Both sides run under the same uvicorn settings. For N workers the bench
+starts N of these on the one socket, as `duban serve --workers N` (uvicorn's worker processes)
+shares one socket among its workers; or, with `--reuse-port`, each on a socket of its own bound to
+the same port with SO_REUSEPORT (the kernel spreads new connections over them, as gunicorn's
+`--reuse-port` does). Each writes `--ready` once its app is built, so the load starts when all of
+them accept.
 """
 
 from __future__ import annotations
@@ -52,10 +55,27 @@ def uvicorn_config(app: Any) -> uvicorn.Config:
     return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
 
 
+def reuse_port_socket() -> socket.socket:
+    """A TCP socket that may share its port with others of the same user (SO_REUSEPORT), not yet bound."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return sock
+
+
+def _reuse_port(port: int) -> socket.socket:
+    sock = reuse_port_socket()
+    sock.bind(("127.0.0.1", port))
+    sock.listen(2048)
+    return sock
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m duban.bench.server")
     parser.add_argument("kind", choices=("engine", "bare"))
-    parser.add_argument("--fd", type=int, required=True)
+    listen = parser.add_mutually_exclusive_group(required=True)
+    listen.add_argument("--fd", type=int, help="the listening socket, inherited")
+    listen.add_argument("--reuse-port", type=int, help="listen on 127.0.0.1:PORT with SO_REUSEPORT")
     parser.add_argument("--url", required=True)
     parser.add_argument("--at", required=True, help="the FixedClock's instant, ISO-8601 with its offset")
     parser.add_argument("--tz", required=True, help="the zone instants are shown in")
@@ -64,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ready", type=Path, help="a file written once the app is built")
     args = parser.parse_args(argv)
     app = _engine_app(args) if args.kind == "engine" else _bare_app(args)
-    sock = socket.socket(fileno=args.fd)
+    sock = socket.socket(fileno=args.fd) if args.fd is not None else _reuse_port(args.reuse_port)
     if args.ready is not None:
         args.ready.write_text("ready\n")
     uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
