@@ -334,7 +334,8 @@ def rollup(
 ) -> dict[str, Any]:
     """Per child unit, per item and per child × item: tasks, done, open, overdue, escalated, rates, progress.
 
-    Answered from the counts the moves keep, never from a scan of the subtree's tasks. `period`
+    Answered from the counts the moves keep, never from a scan of the subtree's tasks (its escalated
+    tasks, and its target tasks when it holds targets, are read through their own indexes). `period`
     (a label such as 2026 or 2026-Q1) keeps the tasks whose trigger falls in it, which the counts'
     key holds too.
     """

@@ -8,8 +8,9 @@ have no rows at all and a fan-out to a province writes rows for its ~1,700 upper
 
 Every move keeps the table exact in the move's own transaction:
 
-* set-based moves (fan-out, withdrawal, re-timing, target splits, moving a subtree) `take` the tasks they touch before the change and `put` them back after,
-  each one `INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`;
+* set-based moves (fan-out, withdrawal, re-timing, target splits, moving a subtree) `take` the
+  tasks they touch before the change and `put` them back after, each one
+  `INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`;
 * a single task's move (submit, approve, reject, waive, extend) `shift`s its old key out and
   its new key in, from the values the ORM object holds, without reading the task again.
 
