@@ -32,7 +32,7 @@ from duban.engine.followup.timelines import (
 from duban.engine.language.model import Definition
 from duban.engine.org import routing
 from duban.engine.runtime import Runtime
-from duban.engine.store.bulk import Bulk
+from duban.engine.store.bulk import Bulk, among
 from duban.engine.store.db import is_sqlite, retry_locked
 from duban.engine.store.models import Supervision, Task, Unit
 from duban.engine.time.timeline import Action
@@ -436,7 +436,7 @@ def _name_unheard(engine: Engine, unit_ids: set[int], result: SweepResult) -> No
         result.unheard_sample = list(
             conn.execute(
                 select(units.c.code)
-                .where(units.c.id.in_(sorted(unit_ids)))
+                .where(among(units.c.id, unit_ids, conn.dialect.name == "postgresql"))
                 .order_by(units.c.code)
                 .limit(UNHEARD_SAMPLE)
             ).scalars()

@@ -12,12 +12,13 @@ columns would write them (the `Instant` and `Date` types' own processors, JSON a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date
+from sqlalchemy import ColumnElement, Date, Integer, any_, column, func, literal, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from duban.engine.store.types import Instant
@@ -25,6 +26,18 @@ from duban.engine.store.types import Instant
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def among(column_: ColumnElement[int], ids: Iterable[int], postgres: bool) -> ColumnElement[bool]:
+    """SQL: the integer `column_` is one of `ids`, however many, sent as one parameter.
+
+    An `IN` list binds a parameter per value, and a driver refuses past a limit (psycopg: 65,535).
+    """
+    values = sorted(set(ids))
+    if postgres:
+        return column_ == any_(literal(values, postgresql.ARRAY(Integer)))
+    listed = select(column("value", Integer)).select_from(func.json_each(literal(json.dumps(values))))
+    return column_.in_(listed)
 
 
 class Bulk:

@@ -26,7 +26,6 @@ escalated figure (督办) reads the escalated tasks themselves through the parti
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -37,9 +36,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
-    any_,
     case,
-    column,
     delete,
     false,
     func,
@@ -49,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from duban.engine.store.bulk import Bulk
+from duban.engine.store.bulk import Bulk, among
 from duban.engine.store.models import Task, TaskCount, TaskState, Unit
 from duban.engine.store.types import SEGMENT, Instant
 
@@ -160,11 +157,7 @@ def _apply(session: Session, condition: ColumnElement[bool], sign: int) -> None:
 
 def task_ids(session: Session, ids: Iterable[int]) -> ColumnElement[bool]:
     """SQL: the task is one of `ids`, however many, sent as one parameter (a list of 200,000 binds is refused)."""
-    values = sorted(set(ids))
-    if session.get_bind().dialect.name == "postgresql":
-        return tasks.c.id == any_(literal(values, postgresql.ARRAY(Integer)))
-    listed = select(column("value", Integer)).select_from(func.json_each(literal(json.dumps(values))))
-    return tasks.c.id.in_(listed)
+    return among(tasks.c.id, ids, session.get_bind().dialect.name == "postgresql")
 
 
 def put_created(

@@ -468,3 +468,17 @@ def test_an_idle_sweep_takes_no_write_lock(db: Engine, db_url: str, replay: Any)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_sweep_names_its_unheard_units_however_many_there_are(db: Engine, replay: Any) -> None:
+    """A national sweep can reach 100,000 units nobody hears: their sample is read with one parameter,
+    not an `IN` list the driver refuses past 65,535 values."""
+    from duban.engine.followup.sweep import SweepResult, _name_unheard
+
+    with write_session(db) as s:
+        import_units(s, replay.rt.now(), OPERATOR, FIXTURES / "tree.csv")
+        known = {code: unit_id for unit_id, code in s.execute(select(Unit.id, Unit.code))}
+    result = SweepResult()
+    _name_unheard(db, {*range(10**6, 10**6 + 70_000), known["G04"], known["G01"]}, result)
+    assert result.unheard_units == 70_002
+    assert result.unheard_sample == ["G01", "G04"]
