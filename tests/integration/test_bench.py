@@ -81,6 +81,11 @@ def _check(doc: dict, database: str) -> None:
     assert sum(concurrent["tasks_touched"]) == grassroots
     assert by_name["delivery"]["notices_delivered"] == by_name["delivery"]["outbox_rows"]
     assert by_name["rollup"]["children"] == doc["tree"]["municipal"]
+    dashboard = by_name["dashboard"]
+    assert dashboard["same_report"] and dashboard["of_a_period"]["same_report"]
+    assert dashboard["sweep_overhead"]["count_rows_moved_by_the_sweep"] == 0
+    escalated = dashboard["with_escalated"]
+    assert escalated["same_report"] and escalated["escalated"] == dashboard["sweep_overhead"]["tasks"] > 0
     subtree = by_name["rollup_cte"]["subtree"]
     assert subtree["path_range_seconds"] > 0 and subtree["cte_seconds"] > 0
     memory = doc["fanout_memory"]
@@ -105,6 +110,11 @@ def _check_http(http: dict) -> None:
     assert http["baseline_page_ids"] == http["page_ids"]
     assert http["page_ids_match"] is True and http["same_document"] is True
     assert "p95_pass" in http and http["p50_ms"] == http["engine"]["p50_ms"]
+    rounds = [(r["workers"], r["sockets"]) for r in http["by_workers"]]
+    assert rounds[:3] == [(1, "one, shared"), (2, "one, shared"), (2, "one per process (SO_REUSEPORT)")]
+    for r in http["by_workers"]:
+        assert r["engine"]["statuses"] == r["bare"]["statuses"] == {"200": 200}
+    assert http["same_page_at_every_worker_count"] is True
 
 
 def test_tree_shape_is_province_like() -> None:
