@@ -28,7 +28,14 @@ FIELDS = ("event", "unit", "subject", "label", "at", "find")
 MAX_LINKED = 20
 
 
-def _page(request: Request, ctx: Ctx, chosen: dict[str, str], status: int = 200, **values: Any) -> Response:
+def _page(
+    request: Request,
+    ctx: Ctx,
+    chosen: dict[str, str],
+    status: int = 200,
+    posted: dict[int, Any] | None = None,
+    **values: Any,
+) -> Response:
     with ctx.read() as s:
         events = lookups.events_heard(s, ctx.actor)
         units, unit = lookups.unit_choices(s, ctx.actor, chosen.get("find", ""), chosen.get("unit", ""))
@@ -47,6 +54,7 @@ def _page(request: Request, ctx: Ctx, chosen: dict[str, str], status: int = 200,
         unit=unit,
         people=people,
         chosen=chosen,
+        posted=posted,
         **values,
     )
 
@@ -105,4 +113,6 @@ async def post_event(request: Request, ctx: Caller) -> Response:
         ids = ",".join(str(i) for i in created[:MAX_LINKED])
         return redirect(f"/ui/events?posted={len(created)}&tasks={ids}")
     except DubanError as exc:
-        return _page(request, ctx, chosen, status=status_of(exc)[0], **as_context(exc, lang_of(request), {}))
+        # Problems of the form's own fields stand beside them; the rest (a unit out of reach) above.
+        context = as_context(exc, lang_of(request), dict.fromkeys(("subject", "label", "at", "unit"), ""))
+        return _page(request, ctx, chosen, status=status_of(exc)[0], **context)

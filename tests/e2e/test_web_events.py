@@ -90,6 +90,8 @@ def test_an_incident_is_told_in_words_and_its_task_shows_them(world: Any, client
     assert r.status_code == 422 and '<span class="field-error">必填</span>' in r.text
     r = client.post("/ui/events", data=form | {"label": "欠薪\x1b[31m"})
     assert r.status_code == 422 and "控制字符" in r.text
+    # Said once, beside the field, keeping what was typed; nothing claims it was recorded.
+    assert r.text.count("控制字符") == 1 and "已登记" not in r.text and 'value="欠薪' in r.text
     r = client.post("/ui/events", data=form | {"at": "2026-03-09T10:00", "label": "某厂欠薪"})
     assert r.status_code == 422 and "发生时间不能晚于明天" in r.text
     r = client.post("/ui/events", data=form | {"label": "某电子厂欠薪集体反映"}, follow_redirects=False)
