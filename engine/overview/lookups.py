@@ -351,15 +351,22 @@ def events_heard(session: Session, actor: Actor) -> list[dict[str, Any]]:
             ((mine >= scope.c.path) & (mine < scope.c.path.concat("~")))
             | tree.in_subtree(actor.unit_path, scope.c.path)
         )
-    rows = session.execute(
-        select(Assignment.event_name, DefinitionVersion)
+    # A province holds hundreds of assignments of one version: each version is read and parsed once.
+    pairs = session.execute(
+        select(Assignment.event_name, Assignment.definition_version_id)
         .join(scope, scope.c.id == Assignment.scope_unit_id)
-        .join(DefinitionVersion, DefinitionVersion.id == Assignment.definition_version_id)
         .where(*heard)
-        .order_by(Assignment.event_name, DefinitionVersion.def_id)
+        .distinct()
     ).all()
+    versions = {
+        v.id: v
+        for v in session.scalars(
+            select(DefinitionVersion).where(DefinitionVersion.id.in_({vid for _, vid in pairs}))  # type: ignore[union-attr]
+        )
+    }
     events: dict[str, dict[str, Any]] = {}
-    for name, version in rows:
+    for name, vid in sorted(pairs, key=lambda p: (p[0], versions[p[1]].def_id)):
+        version = versions[vid]
         defn = catalog.definition_of(version)
         entry = events.setdefault(name, {"event": name, "items": [], "about_person": False})
         if version.def_id not in (i["id"] for i in entry["items"]):
