@@ -87,7 +87,12 @@ async def assign(request: Request, ctx: Caller) -> Response:
             return redirect(f"/ui/assign?created={result.assignment_id}&n={result.created}")
     except DubanError as exc:
         return _page(
-            request, ctx, chosen, status=status_of(exc)[0], preview=preview, **as_context(exc, lang, {})
+            request,
+            ctx,
+            chosen,
+            status=status_of(exc)[0],
+            preview=preview,
+            **as_context(exc, lang, {"scope": "", "due": ""}),
         )
     return _page(request, ctx, chosen, preview=preview, duplicates=duplicates, **as_context(None, lang))
 

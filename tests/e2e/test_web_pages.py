@@ -179,3 +179,19 @@ def test_the_task_page_says_when_the_deadline_or_number_is_not_the_plans(
     assert (
         'id="target-not-in-plan"' in pages["given-target"] and "计划原文未规定数量" in pages["given-target"]
     )
+
+
+def test_a_refused_assignment_says_each_problem_once_beside_its_field(world: Any, client: TestClient) -> None:
+    csrf = sign_in_web(client, "k01-admin")
+    form = {
+        "definition": "matrix-check",
+        "scope": "K01",
+        "due": "2026-02-30",
+        "action": "preview",
+        "csrf": csrf,
+    }
+    page = client.post("/ui/assign", data=form)
+    assert page.status_code == 422
+    beside = re.findall(r'<span class="field-error">([^<]+)</span>', page.text)
+    assert beside and all(page.text.count(words) == 1 for words in beside), beside
+    assert 'value="2026-02-30"' in page.text  # what was typed is kept
