@@ -95,11 +95,13 @@ async def post_event(request: Request, ctx: Caller) -> Response:
     try:
         form = await posted(request, ctx)
         chosen = {k: str(form.get(k, "")).strip()[:100] for k in FIELDS}
-        with ctx.write() as s:
-            if not chosen["subject"] and not chosen["label"]:
+        if not chosen["subject"] and not chosen["label"]:
+            # The page asks for one or the other: which is missing is read before any write begins.
+            with ctx.read() as s:
                 heard = {e["event"]: e["about_person"] for e in lookups.events_heard(s, ctx.actor)}
-                field = "subject" if heard.get(chosen["event"]) else "label"
-                raise InvalidInput([Problem("event", field, "required")])
+            field = "subject" if heard.get(chosen["event"]) else "label"
+            raise InvalidInput([Problem("event", field, "required")])
+        with ctx.write() as s:
             created = fanout.post_event(
                 s,
                 ctx.rt,
